@@ -1,0 +1,72 @@
+"""The interface between a framework's model and optimizer and elbox's pure training step."""
+
+import abc
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import jax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._custom_types import Batch, Metrics, StepLike
+from ._elbo import ELBOObjective
+
+ModelT = TypeVar("ModelT")
+
+LossFn = Callable[[ModelT, Batch], tuple[Float[Array, ""], Metrics]]
+
+
+class AbstractBackend(abc.ABC, Generic[ModelT]):
+    """Connects one framework (Flax NNX or Equinox) to the pure training step.
+
+    A backend exposes the training state as a flat list of arrays ("leaves") with a fixed
+    tree structure, so the compiled step takes and returns plain lists: JAX flattens those
+    in C++, with no Python per leaf on the hot path. `read` and `write` move the leaves
+    between the user's objects and the step; `update` and `evaluate` are pure and run
+    under `jax.jit`.
+    """
+
+    treedef: jax.tree_util.PyTreeDef
+    """The structure of `(params, opt_state)`, whose leaves `read` returns."""
+
+    @abc.abstractmethod
+    def read(self) -> list[Any]:
+        """The current leaves of `(params, opt_state)`."""
+
+    @abc.abstractmethod
+    def write(self, leaves: list[Any]) -> None:
+        """Make `leaves` the current state (for NNX: write them into the user's objects)."""
+
+    @property
+    @abc.abstractmethod
+    def model(self) -> ModelT:
+        """The model with the current parameters."""
+
+    @abc.abstractmethod
+    def loss_fn(
+        self, objective: ELBOObjective, step: StepLike, key: PRNGKeyArray
+    ) -> LossFn[ModelT]:
+        """`loss_fn(model, batch) -> (loss, metrics)` at `step`, differentiable in `model`."""
+
+    @abc.abstractmethod
+    def update(
+        self,
+        params: Any,
+        opt_state: Any,
+        x: Array,
+        step: StepLike,
+        key: PRNGKeyArray,
+        objective: ELBOObjective,
+    ) -> tuple[Any, Any, Float[Array, ""], Metrics]:
+        """One optimisation step, pure: `(params, opt_state, loss, metrics)` after it."""
+
+    @abc.abstractmethod
+    def evaluate(
+        self,
+        params: Any,
+        opt_state: Any,
+        x: Array,
+        step: StepLike,
+        key: PRNGKeyArray,
+        objective: ELBOObjective,
+    ) -> tuple[Float[Array, ""], Metrics]:
+        """`(loss, metrics)` at `step` without changing anything."""

@@ -1,0 +1,39 @@
+"""Type aliases shared across elbox.
+
+Static checkers see plain unions; at run time the aliases are jaxtyping annotations, so
+beartype checks dtypes and shapes wherever they are used.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int
+
+KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
+FreeBitsMode: TypeAlias = Literal["per_sample", "batch"]
+
+if TYPE_CHECKING:
+    StepLike: TypeAlias = int | np.integer[Any] | Array
+    ScalarLike: TypeAlias = ArrayLike
+    RealNumber: TypeAlias = float
+    LossName: TypeAlias = Literal["mse", "bce", "bce_logits"]
+else:
+    StepLike = Int[ArrayLike, ""]
+    ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
+    # A static checker takes an int where a float is asked for; beartype needs telling.
+    RealNumber = float | int
+    # Checked by `reconstruction_loss`, whose error lists the valid names.
+    LossName = str
+
+Scalar: TypeAlias = Float[Array, ""]
+"""A 0-d floating-point JAX array: a loss, a metric or a KL weight."""
+
+Metrics: TypeAlias = dict[str, Float[Array, ""]]
+"""Named scalar metrics, e.g. ``loss``, ``recon_loss``, ``kl_loss`` and ``kl_weight``."""
+
+KLScheduleLike: TypeAlias = Callable[[StepLike], ArrayLike]
+"""Anything that maps a step to a KL weight: an elbox schedule or any optax schedule."""
+
+Batch: TypeAlias = ArrayLike | Mapping[str, Any]
+"""A batch: an array of shape ``(batch, ...)`` or a mapping with an ``image`` or ``data`` key."""

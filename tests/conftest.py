@@ -1,0 +1,26 @@
+"""Test-wide settings: strict JAX promotion rules, and a fixture for input-validation tests."""
+
+from collections.abc import Iterator
+
+import jax
+import jaxtyping
+import pytest
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def without_hook_checks() -> Iterator[None]:
+    """Run a test with jaxtyping's run-time checks off.
+
+    The suite runs elbox under jaxtyping's import hook, which type-checks the arguments of
+    every function. elbox's entry points validate their inputs themselves, with messages
+    that say what they accept; the hook's generic checks would pre-empt those messages,
+    which users (who run elbox without the hook) see.
+    """
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", False)

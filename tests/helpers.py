@@ -1,0 +1,75 @@
+"""Shared model factories and comparisons for the tests."""
+
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
+import optax
+from flax import nnx
+
+from elbox import VAETrainer, VAETrainingConfig
+from elbox.models import equinox as eqx_models
+from elbox.models import nnx as nnx_models
+
+Framework = Literal["nnx", "equinox"]
+FRAMEWORKS: tuple[Framework, ...] = ("nnx", "equinox")
+
+FEATURES, HIDDEN, LATENT = 12, 16, 3
+
+
+def make_trainer(
+    framework: Framework,
+    config: VAETrainingConfig | None = None,
+    *,
+    learning_rate: float = 1e-2,
+    features: int = FEATURES,
+    seed: int = 0,
+    **kwargs: Any,
+) -> VAETrainer[Any]:
+    """A small MLP VAE with adam, in either framework, wrapped in a VAETrainer."""
+    if framework == "nnx":
+        model = nnx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(seed))
+        optimizer = nnx.Optimizer(model, optax.adam(learning_rate), wrt=nnx.Param)
+        return VAETrainer(model, optimizer, config, **kwargs)
+    eqx_model = eqx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, key=jax.random.key(seed))
+    return VAETrainer(eqx_model, optax.adam(learning_rate), config, **kwargs)
+
+
+def batch(n: int = 8, features: int = FEATURES, seed: int = 0) -> jax.Array:
+    """Data in [0, 1] of shape (n, features)."""
+    return jax.random.uniform(jax.random.key(seed), (n, features))
+
+
+def patterns(n: int, features: int = FEATURES, kinds: int = 4) -> jax.Array:
+    """n binary rows drawn from `kinds` fixed patterns: data a small VAE can learn."""
+    prototypes = jnp.round(jax.random.uniform(jax.random.key(99), (kinds, features)))
+    return jnp.tile(prototypes, (n // kinds + 1, 1))[:n]
+
+
+def params_of(model: Any) -> list[npt.NDArray[Any]]:
+    """The model's trainable arrays as NumPy copies, in a fixed order."""
+    if isinstance(model, nnx.Module):
+        leaves = jax.tree.leaves(nnx.state(model, nnx.Param))
+    else:
+        leaves = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+    return [np.asarray(leaf) for leaf in leaves]
+
+
+def tree_allclose(a: Any, b: Any, *, rtol: float = 1e-6, atol: float = 1e-6) -> bool:
+    """Same structure and allclose leaves."""
+    a_leaves, b_leaves = jax.tree.leaves(a), jax.tree.leaves(b)
+    a_def: jax.tree_util.PyTreeDef = jax.tree.structure(a)
+    b_def: jax.tree_util.PyTreeDef = jax.tree.structure(b)
+    same_structure = a_def == b_def
+    return same_structure and all(
+        np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+        for x, y in zip(a_leaves, b_leaves, strict=True)
+    )
+
+
+def as_float(x: Any) -> float:
+    """A scalar array as a Python float."""
+    return float(jnp.asarray(x))
