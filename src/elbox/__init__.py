@@ -1,5 +1,6 @@
 """elbox: a strictly typed trainer for variational autoencoders in JAX."""
 
+from ._base_trainer import AbstractTrainer as AbstractTrainer
 from ._batch import batch_data as batch_data
 from ._config import VAETrainingConfig as VAETrainingConfig
 from ._custom_types import Batch as Batch
@@ -10,6 +11,7 @@ from ._elbo import elbo_terms as elbo_terms
 from ._kl import apply_free_bits as apply_free_bits
 from ._kl import gaussian_kl as gaussian_kl
 from ._kl import kl_loss as kl_loss
+from ._loss_fn_trainer import LossFnTrainer as LossFnTrainer
 from ._outputs import vae_outputs as vae_outputs
 from ._reconstruction import AbstractReconstructionLoss as AbstractReconstructionLoss
 from ._reconstruction import BCELoss as BCELoss

@@ -13,6 +13,10 @@ from ._elbo import ELBOObjective
 ModelT = TypeVar("ModelT")
 
 LossFn = Callable[[ModelT, Batch], tuple[Float[Array, ""], Metrics]]
+"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model`."""
+
+LossFnFactory = Callable[[Any], LossFn[ModelT]]
+"""`make_loss_fn(step) -> loss_fn`: called with a traced step inside the compiled step."""
 
 
 class AbstractBackend(abc.ABC, Generic[ModelT]):
@@ -52,21 +56,19 @@ class AbstractBackend(abc.ABC, Generic[ModelT]):
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[ModelT],
     ) -> tuple[Any, Any, Float[Array, ""], Metrics]:
-        """One optimisation step, pure: `(params, opt_state, loss, metrics)` after it."""
+        """One optimisation step of `make_loss_fn(step)`, pure: the new state, loss, metrics."""
 
     @abc.abstractmethod
     def evaluate(
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[ModelT],
     ) -> tuple[Float[Array, ""], Metrics]:
-        """`(loss, metrics)` at `step` without changing anything."""
+        """`make_loss_fn(step)(model, batch)` without changing anything."""

@@ -62,12 +62,15 @@ class ELBOObjective(eqx.Module):
         loss_type: the reconstruction loss, by name or as an instance.
         free_bits: the free-bits threshold in nats per latent dimension.
         free_bits_mode: `"per_sample"` or `"batch"` (see `kl_loss`).
+        report_neg_elbo: add the metric `neg_elbo`, `recon_loss` plus the KL with weight 1
+            and no free bits: the unannealed objective, comparable across runs.
     """
 
     schedule: KLScheduleLike
     loss_type: LossName | AbstractReconstructionLoss = "mse"
     free_bits: float = 0.0
     free_bits_mode: FreeBitsMode = "per_sample"
+    report_neg_elbo: bool = False
 
     def __call__(
         self,
@@ -78,7 +81,7 @@ class ELBOObjective(eqx.Module):
         step: StepLike,
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` at `step` for one batch of model outputs."""
-        return elbo_terms(
+        loss, metrics = elbo_terms(
             x,
             recon_x,
             mean,
@@ -88,3 +91,7 @@ class ELBOObjective(eqx.Module):
             free_bits=self.free_bits,
             free_bits_mode=self.free_bits_mode,
         )
+        if self.report_neg_elbo:
+            unclamped_kl, _ = kl_loss(mean, logvar)
+            metrics["neg_elbo"] = metrics["recon_loss"] + unclamped_kl
+        return loss, metrics

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFn
+from ._backend import AbstractBackend, LossFn, LossFnFactory
 from ._batch import batch_data
 from ._custom_types import Batch, Metrics, StepLike
 from ._elbo import ELBOObjective
@@ -81,14 +81,13 @@ class EquinoxBackend(AbstractBackend[eqx.Module]):
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[eqx.Module],
     ) -> tuple[Any, Any, Float[Array, ""], Metrics]:
         model = eqx.combine(params, self._static)
-        grad_fn = eqx.filter_value_and_grad(self.loss_fn(objective, step, key), has_aux=True)
-        (loss, metrics), grads = grad_fn(model, x)
+        grad_fn = eqx.filter_value_and_grad(make_loss_fn(step), has_aux=True)
+        (loss, metrics), grads = grad_fn(model, batch)
         # optax mixes Python floats with integer counters (adam's `decay**count`), which
         # jax_numpy_dtype_promotion="strict" rejects; elbox's own code is strict-clean.
         with jax.numpy_dtype_promotion("standard"):
@@ -100,9 +99,8 @@ class EquinoxBackend(AbstractBackend[eqx.Module]):
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[eqx.Module],
     ) -> tuple[Float[Array, ""], Metrics]:
-        return self.loss_fn(objective, step, key)(eqx.combine(params, self._static), x)
+        return make_loss_fn(step)(eqx.combine(params, self._static), batch)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFn
+from ._backend import AbstractBackend, LossFn, LossFnFactory
 from ._batch import batch_data
 from ._custom_types import Batch, Metrics, StepLike
 from ._elbo import ELBOObjective
@@ -91,18 +91,15 @@ class NNXBackend(AbstractBackend[nnx.Module]):
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[nnx.Module],
     ) -> tuple[Any, Any, Float[Array, ""], Metrics]:
         model, optimizer = self._merge(params, opt_state)
         grad_fn = nnx.value_and_grad(
-            self.loss_fn(objective, step, key),
-            argnums=nnx.DiffState(0, optimizer.wrt),
-            has_aux=True,
+            make_loss_fn(step), argnums=nnx.DiffState(0, optimizer.wrt), has_aux=True
         )
-        (loss, metrics), grads = grad_fn(model, x)
+        (loss, metrics), grads = grad_fn(model, batch)
         # optax mixes Python floats with integer counters (adam's `decay**count`), which
         # jax_numpy_dtype_promotion="strict" rejects; elbox's own code is strict-clean.
         with jax.numpy_dtype_promotion("standard"):
@@ -113,10 +110,9 @@ class NNXBackend(AbstractBackend[nnx.Module]):
         self,
         params: Any,
         opt_state: Any,
-        x: Array,
-        step: StepLike,
-        key: PRNGKeyArray,
-        objective: ELBOObjective,
+        batch: Any,
+        step: Any,
+        make_loss_fn: LossFnFactory[nnx.Module],
     ) -> tuple[Float[Array, ""], Metrics]:
         model, _ = self._merge(params, opt_state)
-        return self.loss_fn(objective, step, key)(model, x)
+        return make_loss_fn(step)(model, batch)

@@ -1,74 +1,32 @@
 """`VAETrainer`: the documented training API, for Flax NNX and Equinox models."""
 
-import numbers
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+import dataclasses
+from typing import Any, TypeVar, final
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy.typing as npt
 import optax
 from flax import nnx
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFn
+from ._backend import LossFn, LossFnFactory
+from ._base_trainer import AbstractTrainer, refuse_tracers
 from ._batch import batch_data
 from ._config import VAETrainingConfig
 from ._custom_types import Batch, KLScheduleLike, LossName, Metrics, StepLike
 from ._elbo import ELBOObjective
-from ._equinox_backend import EquinoxBackend
 from ._kl import apply_free_bits, kl_loss
-from ._nnx_backend import NNXBackend
 from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype, schedule_from_config
-from ._train_state import TrainState
 
 ModelT = TypeVar("ModelT")
 
 LossType = LossName | AbstractReconstructionLoss
 
-_StepFn = Callable[[list[Any], ArrayLike, int], tuple[list[Any], Any, Any]]
-_EvalFn = Callable[[list[Any], ArrayLike, int], tuple[Float[Array, ""], Metrics]]
-
-
-def _make_backend(model: Any, optimizer: Any) -> AbstractBackend[Any]:
-    if isinstance(model, nnx.Module):
-        if not isinstance(optimizer, nnx.Optimizer):
-            raise TypeError(
-                "a Flax NNX model is trained with an nnx.Optimizer, e.g. "
-                "nnx.Optimizer(model, optax.adam(1e-4), wrt=nnx.Param); "
-                f"got {type(optimizer).__name__}"
-            )
-        return NNXBackend(model, optimizer)
-    if isinstance(model, eqx.Module):
-        if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "an Equinox model is trained with an optax.GradientTransformation, e.g. "
-                f"optax.adam(1e-4); got {type(optimizer).__name__}"
-            )
-        return EquinoxBackend(model, optimizer)
-    raise TypeError(
-        "VAETrainer takes a Flax nnx.Module (with an nnx.Optimizer) or an Equinox eqx.Module "
-        f"(with an optax.GradientTransformation); got {type(model).__name__}"
-    )
-
-
-def _checked_step(step: object) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step must be a Python or NumPy integer; got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0; got {step}")
-    return int(step)
-
 
 def _checked_data(batch: Batch, *, leading_axes: int) -> Array | npt.NDArray[Any]:
     x = batch_data(batch)
-    if isinstance(x, jax.core.Tracer):
-        raise TypeError(
-            "VAETrainer's steps run their own compiled function and cannot be called inside "
-            "jax.jit or another JAX transformation; use create_loss_fn(step) there instead"
-        )
+    refuse_tracers(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
             f"batch data must be floating point; got dtype {x.dtype} (scale integer images "
@@ -80,13 +38,8 @@ def _checked_data(batch: Batch, *, leading_axes: int) -> Array | npt.NDArray[Any
     return x
 
 
-def _describe_leaves(leaves: list[Any]) -> str:
-    shown = ", ".join(f"{jnp.result_type(leaf)}{list(jnp.shape(leaf))}" for leaf in leaves[:6])
-    more = f", ... ({len(leaves)} arrays)" if len(leaves) > 6 else ""
-    return f"[{shown}{more}]"
-
-
-class VAETrainer(Generic[ModelT]):
+@final
+class VAETrainer(AbstractTrainer[ModelT]):
     """Trains a VAE with KL annealing, beta-VAE weighting and free bits.
 
     Works with a Flax NNX model and its `nnx.Optimizer` (trained in place: after each step
@@ -137,62 +90,11 @@ class VAETrainer(Generic[ModelT]):
     ) -> None:
         if config is not None and not isinstance(config, VAETrainingConfig):
             raise TypeError(f"config must be a VAETrainingConfig; got {type(config).__name__}")
+        super().__init__(model, optimizer, key=key, donate=donate)
         self.config = VAETrainingConfig() if config is None else config
         self.kl_schedule: KLScheduleLike = (
             schedule_from_config(self.config) if kl_schedule is None else kl_schedule
         )
-        self._backend: AbstractBackend[ModelT] = _make_backend(model, optimizer)
-        self._key = jax.random.key(0) if key is None else key
-        self._donate = donate
-        self._step = 0
-        self._step_fns: dict[LossType, _StepFn] = {}
-        self._fused_fns: dict[LossType, _StepFn] = {}
-        self._eval_fns: dict[LossType, _EvalFn] = {}
-
-    # -- state -----------------------------------------------------------------------
-
-    @property
-    def model(self) -> ModelT:
-        """The model with the current parameters (for NNX, the object you passed in)."""
-        return self._backend.model
-
-    @property
-    def step(self) -> int:
-        """The step the next `train_step` runs when called without `step`."""
-        return self._step
-
-    @property
-    def key(self) -> PRNGKeyArray:
-        """The base PRNG key of the Equinox model's noise."""
-        return self._key
-
-    @property
-    def state(self) -> TrainState:
-        """A snapshot of the training state (for checkpoints)."""
-        params, opt_state = jax.tree.unflatten(self._backend.treedef, self._backend.read())
-        step = jnp.asarray(self._step, dtype=jnp.int32)
-        return TrainState(params=params, opt_state=opt_state, step=step, key=self._key)
-
-    def load_state(self, state: TrainState) -> None:
-        """Continue from `state`, e.g. one restored from a checkpoint.
-
-        Raises:
-            ValueError: if its structure differs from this trainer's model and optimizer.
-        """
-        leaves, treedef = jax.tree.flatten((state.params, state.opt_state))
-        current = self._backend.read()
-        if treedef != self._backend.treedef or any(
-            jnp.shape(new) != jnp.shape(old) or jnp.result_type(new) != jnp.result_type(old)
-            for new, old in zip(leaves, current, strict=True)
-        ):
-            raise ValueError(
-                "the state does not match this trainer's model and optimizer (structure, "
-                f"shapes or dtypes differ): expected {_describe_leaves(current)}, "
-                f"got {_describe_leaves(leaves)}"
-            )
-        self._backend.write(leaves)
-        self._step = int(state.step)
-        self._key = state.key
 
     # -- the formulas of the documented API ----------------------------------------------
 
@@ -242,40 +144,14 @@ class VAETrainer(Generic[ModelT]):
         """
         return self._backend.loss_fn(self.objective(loss_type), step, self._key)
 
+    def _loss_factory(
+        self, loss_type: LossType, *, report_neg_elbo: bool = False
+    ) -> LossFnFactory[ModelT]:
+        objective = dataclasses.replace(self.objective(loss_type), report_neg_elbo=report_neg_elbo)
+        backend, key = self._backend, self._key
+        return lambda step: backend.loss_fn(objective, step, key)
+
     # -- compiled steps --------------------------------------------------------------
-
-    def _resolve_step(self, step: StepLike | None) -> int:
-        return self._step if step is None else _checked_step(step)
-
-    def _compiled_step(self, loss_type: LossType) -> _StepFn:
-        fn = self._step_fns.get(loss_type)
-        if fn is None:
-            fn = self._step_fns[loss_type] = self._compile_step(loss_type, fused=False)
-        return fn
-
-    def _compile_step(self, loss_type: LossType, *, fused: bool) -> _StepFn:
-        backend, objective, key = self._backend, self.objective(loss_type), self._key
-        treedef = backend.treedef
-
-        def one_step(leaves: list[Any], x: Array, step: Any) -> tuple[list[Any], Any, Any]:
-            params, opt_state = jax.tree.unflatten(treedef, leaves)
-            params, opt_state, loss, metrics = backend.update(
-                params, opt_state, x, step, key, objective
-            )
-            return jax.tree.leaves((params, opt_state)), loss, metrics
-
-        def many_steps(leaves: list[Any], xs: Array, step: Any) -> tuple[list[Any], Any, Any]:
-            def body(carry: tuple[list[Any], Any], x: Array) -> tuple[Any, Any]:
-                leaves, step = carry
-                leaves, loss, metrics = one_step(leaves, x, step)
-                return (leaves, step + 1), (loss, metrics)
-
-            (leaves, _), (losses, metrics) = jax.lax.scan(body, (leaves, step), xs)
-            return leaves, losses, metrics
-
-        return jax.jit(
-            many_steps if fused else one_step, donate_argnums=(0,) if self._donate else ()
-        )
 
     def train_step(
         self, batch: Batch, *, step: StepLike | None = None, loss_type: LossType = "mse"
@@ -296,10 +172,8 @@ class VAETrainer(Generic[ModelT]):
         """
         x = _checked_data(batch, leading_axes=1)
         current = self._resolve_step(step)
-        fn = self._step_fns.get(loss_type) or self._compiled_step(loss_type)
-        leaves, loss, metrics = fn(self._backend.read(), x, current)
-        self._backend.write(leaves)
-        self._step = current + 1
+        fn = self._compiled_fn("step", loss_type, lambda: self._loss_factory(loss_type))
+        loss, metrics = self._run_steps(fn, x, current, 1)
         return loss, metrics
 
     def train_steps(
@@ -315,12 +189,8 @@ class VAETrainer(Generic[ModelT]):
         """
         xs = _checked_data(batches, leading_axes=2)
         current = self._resolve_step(step)
-        fn = self._fused_fns.get(loss_type)
-        if fn is None:
-            fn = self._fused_fns[loss_type] = self._compile_step(loss_type, fused=True)
-        leaves, losses, metrics = fn(self._backend.read(), xs, current)
-        self._backend.write(leaves)
-        self._step = current + int(xs.shape[0])
+        fn = self._compiled_fn("steps", loss_type, lambda: self._loss_factory(loss_type))
+        losses, metrics = self._run_steps(fn, xs, current, int(xs.shape[0]))
         return losses, metrics
 
     def compute_loss(
@@ -328,15 +198,22 @@ class VAETrainer(Generic[ModelT]):
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` on `batch` at `step` (default: the counter), updating nothing."""
         x = _checked_data(batch, leading_axes=1)
-        current = self._resolve_step(step)
-        fn = self._eval_fns.get(loss_type)
-        if fn is None:
-            backend, objective, key = self._backend, self.objective(loss_type), self._key
-            treedef = backend.treedef
+        fn = self._compiled_fn("evaluate", loss_type, lambda: self._loss_factory(loss_type))
+        return self._run_evaluate(fn, x, self._resolve_step(step))
 
-            def evaluate(leaves: list[Any], x: Array, step: Any) -> tuple[Any, Metrics]:
-                params, opt_state = jax.tree.unflatten(treedef, leaves)
-                return backend.evaluate(params, opt_state, x, step, key, objective)
+    def evaluate(
+        self, batch: Batch, *, step: StepLike | None = None, loss_type: LossType = "mse"
+    ) -> Metrics:
+        """Validation metrics on `batch`: `compute_loss`'s plus `neg_elbo`.
 
-            fn = self._eval_fns[loss_type] = jax.jit(evaluate)
-        return fn(self._backend.read(), x, current)
+        `neg_elbo` is the unannealed objective, `recon_loss + KL` with KL weight 1 and no
+        free bits: the number comparable across runs, schedules and betas.
+        """
+        x = _checked_data(batch, leading_axes=1)
+        fn = self._compiled_fn(
+            "evaluate",
+            ("neg_elbo", loss_type),
+            lambda: self._loss_factory(loss_type, report_neg_elbo=True),
+        )
+        _, metrics = self._run_evaluate(fn, x, self._resolve_step(step))
+        return metrics

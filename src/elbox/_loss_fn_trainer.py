@@ -1,0 +1,89 @@
+"""`LossFnTrainer`: any `make_loss_fn(step)` trained with elbox's compiled steps."""
+
+from typing import Any, TypeVar, final
+
+import jax
+import optax
+from flax import nnx
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._backend import LossFnFactory
+from ._base_trainer import AbstractTrainer, refuse_tracers
+from ._custom_types import Batch, Metrics, StepLike
+
+ModelT = TypeVar("ModelT")
+
+_LOSS = "make_loss_fn"
+
+
+def _leading_size(batch: Any, what: str) -> int:
+    leaves = jax.tree.leaves(batch)
+    if not leaves or not all(hasattr(leaf, "shape") and leaf.ndim >= 1 for leaf in leaves):
+        raise TypeError(f"{what} must be an array or a pytree of arrays with a leading axis")
+    return int(leaves[0].shape[0])
+
+
+@final
+class LossFnTrainer(AbstractTrainer[ModelT]):
+    """Trains a model on the loss that `make_loss_fn(step)` returns.
+
+    The spec's integration pattern: `make_loss_fn(step)` returns
+    `loss_fn(model, batch) -> (loss, metrics)`, for example
+    `lambda step: vae_trainer.create_loss_fn(step=step)`. It is called with a traced step
+    inside the compiled step, so the step is compiled once however many steps run.
+    Batches may be any pytree of arrays (a mapping with labels, say); they go to `loss_fn`
+    as they are.
+
+    Args:
+        model: an `nnx.Module` or an `eqx.Module`.
+        optimizer: its `nnx.Optimizer`, or an optax optimizer for an Equinox model.
+        make_loss_fn: `step -> loss_fn`.
+        key: the base PRNG key (see `AbstractTrainer.key`).
+        donate: donate the training state's buffers to each step.
+    """
+
+    def __init__(
+        self,
+        model: ModelT,
+        optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+        make_loss_fn: LossFnFactory[ModelT],
+        *,
+        key: PRNGKeyArray | None = None,
+        donate: bool = False,
+    ) -> None:
+        if not callable(make_loss_fn):
+            raise TypeError(
+                "make_loss_fn must be a callable step -> loss_fn(model, batch); "
+                f"got {type(make_loss_fn).__name__}"
+            )
+        super().__init__(model, optimizer, key=key, donate=donate)
+        self.make_loss_fn = make_loss_fn
+
+    def train_step(
+        self, batch: Batch, *, step: StepLike | None = None
+    ) -> tuple[Float[Array, ""], Metrics]:
+        """One optimisation step of `make_loss_fn(step)` on `batch`."""
+        refuse_tracers(batch)
+        _leading_size(batch, "a batch")
+        current = self._resolve_step(step)
+        fn = self._compiled_fn("step", _LOSS, lambda: self.make_loss_fn)
+        loss, metrics = self._run_steps(fn, batch, current, 1)
+        return loss, metrics
+
+    def train_steps(
+        self, batches: Batch, *, step: StepLike | None = None
+    ) -> tuple[Float[Array, " steps"], dict[str, Float[Array, " steps"]]]:
+        """K steps in one dispatch; every leaf of `batches` has a leading axis of size K."""
+        refuse_tracers(batches)
+        count = _leading_size(batches, "stacked batches")
+        current = self._resolve_step(step)
+        fn = self._compiled_fn("steps", _LOSS, lambda: self.make_loss_fn)
+        losses, metrics = self._run_steps(fn, batches, current, count)
+        return losses, metrics
+
+    def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
+        """The metrics of `make_loss_fn(step)` on `batch`, updating nothing."""
+        refuse_tracers(batch)
+        fn = self._compiled_fn("evaluate", _LOSS, lambda: self.make_loss_fn)
+        _, metrics = self._run_evaluate(fn, batch, self._resolve_step(step))
+        return metrics
