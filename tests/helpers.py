@@ -20,6 +20,21 @@ FRAMEWORKS: tuple[Framework, ...] = ("nnx", "equinox")
 FEATURES, HIDDEN, LATENT = 12, 16, 3
 
 
+def make_model_and_optimizer(
+    framework: Framework,
+    *,
+    learning_rate: float = 1e-2,
+    features: int = FEATURES,
+    seed: int = 0,
+) -> tuple[Any, Any]:
+    """A small MLP VAE and its adam optimizer, in either framework."""
+    if framework == "nnx":
+        model = nnx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(seed))
+        return model, nnx.Optimizer(model, optax.adam(learning_rate), wrt=nnx.Param)
+    eqx_model = eqx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, key=jax.random.key(seed))
+    return eqx_model, optax.adam(learning_rate)
+
+
 def make_trainer(
     framework: Framework,
     config: VAETrainingConfig | None = None,
@@ -30,12 +45,10 @@ def make_trainer(
     **kwargs: Any,
 ) -> VAETrainer[Any]:
     """A small MLP VAE with adam, in either framework, wrapped in a VAETrainer."""
-    if framework == "nnx":
-        model = nnx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(seed))
-        optimizer = nnx.Optimizer(model, optax.adam(learning_rate), wrt=nnx.Param)
-        return VAETrainer(model, optimizer, config, **kwargs)
-    eqx_model = eqx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, key=jax.random.key(seed))
-    return VAETrainer(eqx_model, optax.adam(learning_rate), config, **kwargs)
+    model, optimizer = make_model_and_optimizer(
+        framework, learning_rate=learning_rate, features=features, seed=seed
+    )
+    return VAETrainer(model, optimizer, config, **kwargs)
 
 
 def batch(n: int = 8, features: int = FEATURES, seed: int = 0) -> jax.Array:

@@ -29,5 +29,16 @@ from ._schedules import SigmoidWarmup as SigmoidWarmup
 from ._schedules import schedule_from_config as schedule_from_config
 from ._train_state import TrainState as TrainState
 from ._trainer import VAETrainer as VAETrainer
+from .training import Callback as Callback
+from .training import CheckpointConfig as CheckpointConfig
+from .training import CheckpointError as CheckpointError
+from .training import EarlyStopping as EarlyStopping
+from .training import EarlyStoppingConfig as EarlyStoppingConfig
+from .training import History as History
+from .training import MetricsLogger as MetricsLogger
+from .training import ModelCheckpoint as ModelCheckpoint
+from .training import ProgressBar as ProgressBar
+from .training import Trainer as Trainer
+from .training import load_checkpoint as load_checkpoint
 
 __version__ = "0.1.0"

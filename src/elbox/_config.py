@@ -1,12 +1,11 @@
 """The VAE training configuration: KL annealing, beta and free bits."""
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Mapping
 from typing import Any, get_args, no_type_check
 
 from ._custom_types import FreeBitsMode, KLAnnealing
+from ._validation import checked_choice, checked_int, checked_non_negative_float
 
 KL_ANNEALING_CHOICES: tuple[str, ...] = get_args(KLAnnealing)
 FREE_BITS_MODE_CHOICES: tuple[str, ...] = get_args(FreeBitsMode)
@@ -50,14 +49,16 @@ class VAETrainingConfig:
     free_bits_mode: FreeBitsMode = "per_sample"
 
     def __post_init__(self) -> None:
-        _check_choice("kl_annealing", self.kl_annealing, KL_ANNEALING_CHOICES)
-        _check_choice("free_bits_mode", self.free_bits_mode, FREE_BITS_MODE_CHOICES)
+        owner = type(self).__name__
+        checked_choice(owner, "kl_annealing", self.kl_annealing, KL_ANNEALING_CHOICES)
+        checked_choice(owner, "free_bits_mode", self.free_bits_mode, FREE_BITS_MODE_CHOICES)
         # Store plain Python numbers (NumPy scalars are accepted), so the config is hashable
         # and serialises to JSON as it reads.
         for name, minimum in (("kl_warmup_steps", 0), ("cyclical_period", 1)):
-            object.__setattr__(self, name, _checked_int(name, getattr(self, name), minimum))
+            object.__setattr__(self, name, checked_int(owner, name, getattr(self, name), minimum))
         for name in ("beta", "free_bits"):
-            object.__setattr__(self, name, _checked_non_negative_float(name, getattr(self, name)))
+            number = checked_non_negative_float(owner, name, getattr(self, name))
+            object.__setattr__(self, name, number)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dictionary."""
@@ -73,32 +74,3 @@ class VAETrainingConfig:
                 f"VAETrainingConfig has no field(s) {unknown}; the fields are {sorted(known)}"
             )
         return cls(**fields)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        options = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"VAETrainingConfig.{name} must be one of {options}; got {value!r}")
-
-
-def _checked_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"VAETrainingConfig.{name} must be an integer >= {minimum}; "
-            f"got {value!r} of type {type(value).__name__}"
-        )
-    if value < minimum:
-        raise ValueError(f"VAETrainingConfig.{name} must be >= {minimum}; got {value}")
-    return int(value)
-
-
-def _checked_non_negative_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"VAETrainingConfig.{name} must be a finite number >= 0; "
-            f"got {value!r} of type {type(value).__name__}"
-        )
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"VAETrainingConfig.{name} must be a finite number >= 0; got {value!r}")
-    return number

@@ -1,5 +1,6 @@
 """Reference VAEs in Equinox: `model(x, *, key) -> (recon_x, mean, logvar)`."""
 
+from collections.abc import Sequence
 from typing import Literal
 
 import equinox as eqx
@@ -63,6 +64,162 @@ class MLPVAE(eqx.Module):
         self, x: Float[Array, "batch features"], *, key: PRNGKeyArray
     ) -> tuple[
         Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
+    ]:
+        mean, logvar = self.encode(x)
+        noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
+        z = mean + jnp.exp(0.5 * logvar) * noise
+        return self.decode(z), mean, logvar
+
+
+def _conv_layout(
+    image_shape: tuple[int, int, int], channels: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, int, int]]:
+    """The checked channels, and the shape `(height, width, channels)` after the encoder's
+    convolutions. The NNX twin has the same check."""
+    if len(image_shape) != 3 or any(
+        isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in image_shape
+    ):
+        raise ValueError(
+            f"image_shape must be (height, width, channels) of positive ints; got {image_shape!r}"
+        )
+    widths = tuple(channels)
+    if not widths or any(
+        isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths
+    ):
+        raise ValueError(
+            f"channels must be a non-empty sequence of positive ints; got {channels!r}"
+        )
+    height, width, _ = image_shape
+    factor = 2 ** len(widths)
+    if height % factor or width % factor:
+        raise ValueError(
+            f"image_shape {image_shape}: height and width must be divisible by "
+            f"2**len(channels) = {factor}, as each of the {len(widths)} strided convolutions "
+            f"halves them; got {height}x{width}"
+        )
+    return widths, (height // factor, width // factor, widths[-1])
+
+
+class ConvVAE(eqx.Module):
+    """A convolutional VAE on channels-last images `(batch, height, width, channels)`; the
+    Equinox twin of `elbox.models.nnx.ConvVAE`, with the same layers and parameter count.
+
+    Equinox's convolutions take one channels-first image, so each example is transposed
+    and the layers are vmapped over the batch. The bottleneck is flattened in
+    `(height, width, channels)` order, as in the NNX twin, so the two compute the same
+    function of corresponding weights.
+
+    Args:
+        image_shape: `(height, width, channels)`; height and width divisible by
+            `2**len(channels)`.
+        channels: the encoder convolutions' output channels.
+        hidden: the width of the dense layers.
+        latent: the dimension of the latent space.
+        output: `"logits"` or `"sigmoid"` (probabilities).
+        key: the parameter initialisers' key.
+
+    Raises:
+        ValueError: for an `image_shape` whose height or width is not divisible by
+            `2**len(channels)`, or that is not three positive ints.
+
+    Example:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> from elbox.models.equinox import ConvVAE
+        >>> model = ConvVAE((8, 8, 1), channels=(4, 8), hidden=16, latent=2,
+        ...                 key=jax.random.key(0))
+        >>> [a.shape for a in model(jnp.zeros((3, 8, 8, 1)), key=jax.random.key(1))]
+        [(3, 8, 8, 1), (3, 2), (3, 2)]
+    """
+
+    encoder_convs: tuple[eqx.nn.Conv2d, ...]
+    encoder: eqx.nn.Linear
+    mean: eqx.nn.Linear
+    logvar: eqx.nn.Linear
+    decoder_hidden: eqx.nn.Linear
+    decoder_expand: eqx.nn.Linear
+    decoder_convs: tuple[eqx.nn.ConvTranspose2d, ...]
+    decoder_out: eqx.nn.Conv2d
+    image_shape: tuple[int, int, int] = eqx.field(static=True)
+    bottleneck: tuple[int, int, int] = eqx.field(static=True)
+    output: OutputKind = eqx.field(static=True)
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        *,
+        channels: Sequence[int] = (32, 64),
+        hidden: int = 256,
+        latent: int = 16,
+        output: OutputKind = "logits",
+        key: PRNGKeyArray,
+    ) -> None:
+        widths, bottleneck = _conv_layout(image_shape, channels)
+        flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
+        keys = iter(jax.random.split(key, 2 * len(widths) + 6))
+        encoder_in = (image_shape[2], *widths[:-1])
+        self.encoder_convs = tuple(
+            eqx.nn.Conv2d(i, o, 4, stride=2, padding=1, key=next(keys))
+            for i, o in zip(encoder_in, widths, strict=True)
+        )
+        self.encoder = eqx.nn.Linear(flat, hidden, key=next(keys))
+        self.mean = eqx.nn.Linear(hidden, latent, key=next(keys))
+        self.logvar = eqx.nn.Linear(hidden, latent, key=next(keys))
+        self.decoder_hidden = eqx.nn.Linear(latent, hidden, key=next(keys))
+        self.decoder_expand = eqx.nn.Linear(hidden, flat, key=next(keys))
+        decoder_in = widths[::-1]
+        decoder_out = (*widths[-2::-1], widths[0])
+        self.decoder_convs = tuple(
+            eqx.nn.ConvTranspose2d(i, o, 4, stride=2, padding=1, key=next(keys))
+            for i, o in zip(decoder_in, decoder_out, strict=True)
+        )
+        self.decoder_out = eqx.nn.Conv2d(widths[0], image_shape[2], 3, padding=1, key=next(keys))
+        height, width, depth = image_shape
+        self.image_shape = (height, width, depth)
+        self.bottleneck = bottleneck
+        self.output = output
+
+    def _encode_one(
+        self, x: Float[Array, "height width channels"]
+    ) -> tuple[Float[Array, " latent"], Float[Array, " latent"]]:
+        h = jnp.transpose(x, (2, 0, 1))
+        for conv in self.encoder_convs:
+            h = jax.nn.relu(conv(h))
+        h = jax.nn.relu(self.encoder(jnp.transpose(h, (1, 2, 0)).reshape(-1)))
+        return self.mean(h), self.logvar(h)
+
+    def _decode_one(
+        self, z: Float[Array, " latent"]
+    ) -> Float[Array, "{self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
+        h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
+        h = jnp.transpose(h.reshape(self.bottleneck), (2, 0, 1))
+        for conv in self.decoder_convs:
+            h = jax.nn.relu(conv(h))
+        return jnp.transpose(self.decoder_out(h), (1, 2, 0))
+
+    def encode(
+        self, x: Float[Array, "batch height width channels"]
+    ) -> tuple[Float[Array, "batch latent"], Float[Array, "batch latent"]]:
+        """The posterior's mean and log-variance."""
+        if x.shape[1:] != self.image_shape:
+            raise ValueError(
+                f"this ConvVAE takes images of shape (batch, *{self.image_shape}); got {x.shape}"
+            )
+        return jax.vmap(self._encode_one)(x)
+
+    def decode(
+        self, z: Float[Array, "batch latent"]
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
+        """The decoder's output: logits or probabilities, by `output`."""
+        out = jax.vmap(self._decode_one)(z)
+        return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
+
+    def __call__(
+        self, x: Float[Array, "batch height width channels"], *, key: PRNGKeyArray
+    ) -> tuple[
+        Float[Array, "batch height width channels"],
+        Float[Array, "batch latent"],
+        Float[Array, "batch latent"],
     ]:
         mean, logvar = self.encode(x)
         noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)

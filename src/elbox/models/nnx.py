@@ -1,5 +1,6 @@
 """Reference VAEs in Flax NNX: `model(x) -> (recon_x, mean, logvar)`."""
 
+from collections.abc import Sequence
 from typing import Literal
 
 import jax
@@ -61,6 +62,149 @@ class MLPVAE(nnx.Module):
         self, x: Float[Array, "batch features"]
     ) -> tuple[
         Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
+    ]:
+        mean, logvar = self.encode(x)
+        noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)
+        z = mean + jnp.exp(0.5 * logvar) * noise
+        return self.decode(z), mean, logvar
+
+
+def _conv_layout(
+    image_shape: tuple[int, int, int], channels: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, int, int]]:
+    """The checked channels, and the shape `(height, width, channels)` after the encoder's
+    convolutions. The Equinox twin has the same check."""
+    if len(image_shape) != 3 or any(
+        isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in image_shape
+    ):
+        raise ValueError(
+            f"image_shape must be (height, width, channels) of positive ints; got {image_shape!r}"
+        )
+    widths = tuple(channels)
+    if not widths or any(
+        isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths
+    ):
+        raise ValueError(
+            f"channels must be a non-empty sequence of positive ints; got {channels!r}"
+        )
+    height, width, _ = image_shape
+    factor = 2 ** len(widths)
+    if height % factor or width % factor:
+        raise ValueError(
+            f"image_shape {image_shape}: height and width must be divisible by "
+            f"2**len(channels) = {factor}, as each of the {len(widths)} strided convolutions "
+            f"halves them; got {height}x{width}"
+        )
+    return widths, (height // factor, width // factor, widths[-1])
+
+
+class ConvVAE(nnx.Module):
+    """A convolutional VAE on channels-last images `(batch, height, width, channels)`.
+
+    Encoder: one 4x4 convolution of stride 2 and padding 1 per entry of `channels`, each
+    halving the height and width, with ReLU; flatten; a dense layer to `hidden` with ReLU;
+    dense heads to the mean and log-variance. Decoder, mirrored: dense `latent -> hidden`
+    and `hidden -> ` the flattened bottleneck, each with ReLU; reshape; 4x4 transposed
+    convolutions of stride 2 (PyTorch's padding 1), each doubling the height and width,
+    through `channels` in reverse order and then `channels[0]`, with ReLU; a final 3x3
+    convolution (padding 1) to the image's channels. `output` and the noise are as in
+    `MLPVAE`.
+
+    Args:
+        image_shape: `(height, width, channels)`; height and width divisible by
+            `2**len(channels)`.
+        channels: the encoder convolutions' output channels.
+        hidden: the width of the dense layers.
+        latent: the dimension of the latent space.
+        output: `"logits"` or `"sigmoid"` (probabilities).
+        rngs: the parameter initialisers' and the noise's random streams.
+
+    Raises:
+        ValueError: for an `image_shape` whose height or width is not divisible by
+            `2**len(channels)`, or that is not three positive ints.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from elbox.models.nnx import ConvVAE
+        >>> model = ConvVAE((8, 8, 1), channels=(4, 8), hidden=16, latent=2, rngs=nnx.Rngs(0))
+        >>> [a.shape for a in model(jnp.zeros((3, 8, 8, 1)))]
+        [(3, 8, 8, 1), (3, 2), (3, 2)]
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        *,
+        channels: Sequence[int] = (32, 64),
+        hidden: int = 256,
+        latent: int = 16,
+        output: OutputKind = "logits",
+        rngs: nnx.Rngs,
+    ) -> None:
+        widths, bottleneck = _conv_layout(image_shape, channels)
+        flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
+        encoder_in = (image_shape[2], *widths[:-1])
+        self.encoder_convs = nnx.List(
+            [
+                nnx.Conv(i, o, (4, 4), (2, 2), padding=1, rngs=rngs)
+                for i, o in zip(encoder_in, widths, strict=True)
+            ]
+        )
+        self.encoder = nnx.Linear(flat, hidden, rngs=rngs)
+        self.mean = nnx.Linear(hidden, latent, rngs=rngs)
+        self.logvar = nnx.Linear(hidden, latent, rngs=rngs)
+        self.decoder_hidden = nnx.Linear(latent, hidden, rngs=rngs)
+        self.decoder_expand = nnx.Linear(hidden, flat, rngs=rngs)
+        decoder_in = widths[::-1]
+        decoder_out = (*widths[-2::-1], widths[0])
+        # `transpose_kernel=True` with padding `4 - 1 - 1` on each side is PyTorch's (and
+        # Equinox's) transposed convolution with padding 1: the gradient of the matching
+        # strided convolution, with output size `2 * input size`.
+        self.decoder_convs = nnx.List(
+            [
+                nnx.ConvTranspose(i, o, (4, 4), (2, 2), padding=2, transpose_kernel=True, rngs=rngs)
+                for i, o in zip(decoder_in, decoder_out, strict=True)
+            ]
+        )
+        self.decoder_out = nnx.Conv(widths[0], image_shape[2], (3, 3), padding=1, rngs=rngs)
+        height, width, depth = image_shape
+        self.image_shape = (height, width, depth)
+        self.bottleneck = bottleneck
+        self.output: OutputKind = output
+        self.rngs = rngs
+
+    def encode(
+        self, x: Float[Array, "batch height width channels"]
+    ) -> tuple[Float[Array, "batch latent"], Float[Array, "batch latent"]]:
+        """The posterior's mean and log-variance."""
+        if x.shape[1:] != self.image_shape:
+            raise ValueError(
+                f"this ConvVAE takes images of shape (batch, *{self.image_shape}); got {x.shape}"
+            )
+        h = x
+        for conv in self.encoder_convs:
+            h = jax.nn.relu(conv(h))
+        h = jax.nn.relu(self.encoder(h.reshape(h.shape[0], -1)))
+        return self.mean(h), self.logvar(h)
+
+    def decode(
+        self, z: Float[Array, "batch latent"]
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
+        """The decoder's output: logits or probabilities, by `output`."""
+        h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
+        h = h.reshape(z.shape[0], *self.bottleneck)
+        for conv in self.decoder_convs:
+            h = jax.nn.relu(conv(h))
+        out = self.decoder_out(h)
+        return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
+
+    def __call__(
+        self, x: Float[Array, "batch height width channels"]
+    ) -> tuple[
+        Float[Array, "batch height width channels"],
+        Float[Array, "batch latent"],
+        Float[Array, "batch latent"],
     ]:
         mean, logvar = self.encode(x)
         noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)

@@ -1,0 +1,3 @@
+"""The `elbox` command line: `elbox train`, `elbox plot RUN`, `elbox eval RUN`."""
+
+from ._main import main as main

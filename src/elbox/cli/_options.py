@@ -1,0 +1,177 @@
+"""The `elbox train` options: a typed dataclass, turned into command-line flags."""
+
+import argparse
+import dataclasses
+import itertools
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+Framework = Literal["nnx", "equinox"]
+ModelKind = Literal["mlp", "conv"]
+DatasetName = Literal["digits", "shapes"]
+DecoderOutput = Literal["logits", "sigmoid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Everything `elbox train` can be told; each field is a `--flag` of the same name.
+
+    The defaults are the VAE Trainer spec's quick-start settings (cyclical annealing,
+    beta 4, free bits 0.5) on scikit-learn's bundled digits, with the annealing periods
+    scaled to the run's length.
+    """
+
+    framework: Framework = "nnx"
+    """The model's framework."""
+    model: ModelKind = "mlp"
+    """The reference architecture: a multilayer perceptron or a convolutional VAE."""
+    dataset: DatasetName = "digits"
+    """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites."""
+    kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
+    """The KL weight schedule."""
+    kl_warmup_steps: int | None = None
+    """Warm-up steps of the linear and sigmoid schedules (default: a quarter of the run)."""
+    beta: float = 4.0
+    """The final KL weight."""
+    free_bits: float = 0.5
+    """The minimum KL per latent dimension, in nats."""
+    cyclical_period: int | None = None
+    """The cyclical schedule's period in steps (default: a quarter of the run)."""
+    free_bits_mode: Literal["per_sample", "batch"] = "per_sample"
+    """Clamp each sample's KL per dimension, or the batch average (Kingma et al. 2016)."""
+    loss_type: Literal["mse", "bce", "bce_logits"] = "bce_logits"
+    """The reconstruction loss."""
+    decoder_output: DecoderOutput | None = None
+    """logits or sigmoid (default: sigmoid for bce, logits otherwise)."""
+    latent: int = 16
+    """Latent dimensions."""
+    hidden: int = 256
+    """Hidden units of the dense layers."""
+    epochs: int = 150
+    """Training epochs."""
+    batch_size: int = 64
+    """Examples per training step."""
+    learning_rate: float = 1e-3
+    """Adam's learning rate."""
+    seed: int = 0
+    """Seeds the data order, the initial parameters and the noise."""
+    output: Path | None = None
+    """The run folder (default: runs/<timestamp>-<dataset>-<schedule>)."""
+    resume: bool = False
+    """Continue the run in --output from its latest checkpoint."""
+    overwrite: bool = False
+    """Replace the run in --output."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON-ready values."""
+        values = dataclasses.asdict(self)
+        values["output"] = None if self.output is None else str(self.output)
+        return values
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _field_docs() -> dict[str, str]:
+    # The docstrings under each field (read from the source, as Sphinx does).
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(TrainOptions))
+    body = tree.body[0].body  # type: ignore[attr-defined]  # a ClassDef
+    docs: dict[str, str] = {}
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        ):
+            docs[node.target.id] = str(following.value.value)
+    return docs
+
+
+def _parts(annotation: Any) -> tuple[Any, bool]:
+    """The annotation without `| None`, and whether None was allowed."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return args[0], len(args) < len(get_args(annotation))
+    return annotation, False
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainOptions` field, typed and with its choices."""
+    hints = typing.get_type_hints(TrainOptions)
+    docs = _field_docs()
+    for field in dataclasses.fields(TrainOptions):
+        annotation, _ = _parts(hints[field.name])
+        help_text = docs.get(field.name, "")
+        if annotation is bool:
+            parser.add_argument(_flag(field.name), action="store_true", help=help_text)
+            continue
+        kwargs: dict[str, Any] = {"default": field.default, "help": help_text, "dest": field.name}
+        if get_origin(annotation) is Literal:
+            kwargs["choices"] = list(get_args(annotation))
+        else:
+            kwargs["type"] = annotation
+            kwargs["metavar"] = annotation.__name__.upper()
+        if field.default is not None and not isinstance(field.default, bool):
+            kwargs["help"] += f" (default: {field.default})"
+        parser.add_argument(_flag(field.name), **kwargs)
+
+
+def options_from(namespace: argparse.Namespace) -> TrainOptions:
+    """The options that `add_train_arguments`' flags parsed to."""
+    names = {field.name for field in dataclasses.fields(TrainOptions)}
+    return TrainOptions(**{name: getattr(namespace, name) for name in names})
+
+
+def check_options(options: TrainOptions) -> list[str]:
+    """Contradictions and out-of-range values, as messages (empty when all is well)."""
+    problems = []
+    for name in ("latent", "hidden", "epochs", "batch_size"):
+        if getattr(options, name) < 1:
+            problems.append(f"{_flag(name)} must be >= 1; got {getattr(options, name)}")
+    for name in ("kl_warmup_steps", "cyclical_period"):
+        value = getattr(options, name)
+        if value is not None and value < (0 if name == "kl_warmup_steps" else 1):
+            problems.append(
+                f"{_flag(name)} must be >= {0 if name == 'kl_warmup_steps' else 1}; got {value}"
+            )
+    for name in ("beta", "free_bits"):
+        value = getattr(options, name)
+        if not value >= 0 or value == float("inf"):
+            problems.append(f"{_flag(name)} must be a finite number >= 0; got {value}")
+    if not options.learning_rate > 0:
+        problems.append(f"--learning-rate must be > 0; got {options.learning_rate}")
+    if options.loss_type == "bce" and options.decoder_output == "logits":
+        problems.append(
+            "--loss-type bce takes probabilities in [0, 1], but --decoder-output logits "
+            "produces unbounded values: use --loss-type bce_logits (recommended) or "
+            "--decoder-output sigmoid"
+        )
+    if options.loss_type == "bce_logits" and options.decoder_output == "sigmoid":
+        problems.append(
+            "--loss-type bce_logits takes logits, but --decoder-output sigmoid produces "
+            "probabilities: use --decoder-output logits, or --loss-type bce"
+        )
+    if options.resume and options.overwrite:
+        problems.append("--resume continues a run and --overwrite replaces it: choose one")
+    if options.resume and options.output is None:
+        problems.append("--resume needs --output, the run folder to continue")
+    return problems
+
+
+def decoder_output(options: TrainOptions) -> DecoderOutput:
+    """The decoder's output kind: as asked, or what the loss type expects."""
+    if options.decoder_output is not None:
+        return options.decoder_output
+    return "sigmoid" if options.loss_type == "bce" else "logits"
+
+
+def default_output(options: TrainOptions, timestamp: str) -> Path:
+    """`runs/<timestamp>-<dataset>-<schedule>`."""
+    return Path("runs") / f"{timestamp}-{options.dataset}-{options.kl_annealing}"

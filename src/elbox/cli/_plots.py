@@ -1,0 +1,140 @@
+"""The run's figures: training curves, KL per dimension, reconstructions, samples, traversals."""
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or assumed
+
+import matplotlib.pyplot as plt  # after choosing the backend
+import numpy as np
+import numpy.typing as npt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+PLOT_NAMES = ("training_curves", "kl_per_dimension", "reconstructions", "samples", "traversals")
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def _smooth(values: FloatArray, window: int) -> FloatArray:
+    if window <= 1 or len(values) < window:
+        return values
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="valid")
+
+
+def plot_training_curves(
+    steps: Mapping[str, Sequence[float]], epochs: Sequence[Mapping[str, Any]], path: Path
+) -> Path:
+    """Loss, reconstruction, KL and KL weight against the step; validation per epoch."""
+    step = np.asarray(steps["step"], dtype=np.float64)
+    window = max(1, len(step) // 100)
+    figure, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True)
+    panels: list[tuple[Axes, str, str, str | None]] = [
+        (axes[0, 0], "loss", "annealed loss", "val_loss"),
+        (axes[0, 1], "recon_loss", "reconstruction loss", "val_recon_loss"),
+        (axes[1, 0], "kl_loss", "KL (after free bits)", "val_kl_loss"),
+        (axes[1, 1], "kl_weight", "KL weight (beta x annealing)", None),
+    ]
+    epoch_step = np.asarray([e["step"] for e in epochs], dtype=np.float64)
+    for axis, name, title, val_name in panels:
+        values = np.asarray(steps[name], dtype=np.float64)
+        if name == "kl_weight":
+            axis.plot(step, values, color="tab:purple")
+        else:
+            axis.plot(step, values, color="tab:blue", alpha=0.25, linewidth=0.8)
+            smoothed = _smooth(values, window)
+            axis.plot(step[len(step) - len(smoothed) :], smoothed, color="tab:blue", label="train")
+        if val_name is not None and any(val_name in e for e in epochs):
+            val = [e.get(val_name, math.nan) for e in epochs]
+            axis.plot(epoch_step, val, "o-", color="tab:orange", markersize=2.5, label="validation")
+            axis.legend(loc="upper right", fontsize=8)
+        if name == "loss" and any("val_neg_elbo" in e for e in epochs):
+            neg_elbo = [e.get("val_neg_elbo", math.nan) for e in epochs]
+            axis.plot(epoch_step, neg_elbo, "-", color="tab:green", label="validation -ELBO")
+            axis.legend(loc="upper right", fontsize=8)
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+    for axis in axes[1]:
+        axis.set_xlabel("step")
+    figure.suptitle("Training curves")
+    return _save(figure, path)
+
+
+def plot_kl_per_dimension(
+    kl_per_dimension: FloatArray, mean_variance: FloatArray, threshold: float, path: Path
+) -> Path:
+    """The mean KL of each latent dimension, active dimensions highlighted."""
+    active = mean_variance > threshold
+    dims = np.arange(len(kl_per_dimension))
+    figure, (kl_axis, var_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colors = np.where(active, "tab:blue", "tab:gray")
+    kl_axis.bar(dims, kl_per_dimension, color=colors)
+    kl_axis.set_xlabel("latent dimension")
+    kl_axis.set_ylabel("mean KL (nats)")
+    kl_axis.set_title(f"KL per dimension ({int(active.sum())} of {len(dims)} active)")
+    var_axis.bar(dims, mean_variance, color=colors)
+    var_axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"{threshold}")
+    var_axis.set_yscale("log")
+    var_axis.set_xlabel("latent dimension")
+    var_axis.set_title("variance of the posterior mean over the test set")
+    var_axis.legend(fontsize=8)
+    for axis in (kl_axis, var_axis):
+        axis.set_xticks(dims)
+        axis.grid(alpha=0.3, axis="y")
+    return _save(figure, path)
+
+
+def _image_grid(axes: npt.NDArray[Any], images: FloatArray) -> None:
+    for axis, image in zip(axes.flat, images, strict=False):
+        axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+
+
+def plot_reconstructions(inputs: FloatArray, outputs: FloatArray, path: Path) -> Path:
+    """Inputs (top row) above their reconstructions (bottom row)."""
+    count = len(inputs)
+    figure, axes = plt.subplots(2, count, figsize=(1.1 * count, 2.5), squeeze=False)
+    _image_grid(axes[0], inputs)
+    _image_grid(axes[1], outputs)
+    axes[0, 0].set_ylabel("input")
+    axes[1, 0].set_ylabel("reconstruction")
+    figure.suptitle("Reconstructions of test examples")
+    return _save(figure, path)
+
+
+def plot_samples(images: FloatArray, path: Path) -> Path:
+    """Decoded samples from the prior, in a square grid."""
+    side = math.isqrt(len(images))
+    figure, axes = plt.subplots(side, side, figsize=(0.9 * side, 0.9 * side), squeeze=False)
+    _image_grid(axes, images[: side * side])
+    figure.suptitle("Samples from the prior")
+    return _save(figure, path)
+
+
+def plot_traversals(
+    images: FloatArray, dimensions: Sequence[int], values: FloatArray, path: Path
+) -> Path:
+    """Rows: one latent dimension varied over `values`, the others held fixed."""
+    rows, columns = len(dimensions), len(values)
+    figure, axes = plt.subplots(rows, columns, figsize=(0.9 * columns, 0.95 * rows), squeeze=False)
+    for row, dimension in enumerate(dimensions):
+        _image_grid(axes[row], images[row])
+        axes[row, 0].set_ylabel(f"z{dimension}", rotation=0, labelpad=14)
+    for column, value in enumerate(values):
+        axes[-1, column].set_xlabel(f"{value:+.1f}")
+    figure.suptitle("Latent traversals of the most active dimensions")
+    return _save(figure, path)

@@ -1,0 +1,17 @@
+"""Data for VAEs: a seeded mini-batch loader and two small data sets that need no download.
+
+- [`batches`][elbox.data.batches]: mini-batches of NumPy arrays whose order depends only on
+  `(seed, epoch)`, so a resumed run sees the same batches.
+- [`digits`][elbox.data.digits]: scikit-learn's bundled 8x8 handwritten digits in [0, 1].
+- [`shapes`][elbox.data.shapes]: binary sprites (squares, ellipses, hearts) drawn with
+  NumPy, with their generative factors, for disentanglement experiments.
+"""
+
+from ._batches import Batches as Batches
+from ._batches import batches as batches
+from ._digits import Digits as Digits
+from ._digits import digits as digits
+from ._shapes import Shapes as Shapes
+from ._shapes import draw_shapes as draw_shapes
+from ._shapes import position_range as position_range
+from ._shapes import shapes as shapes

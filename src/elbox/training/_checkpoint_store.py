@@ -1,0 +1,763 @@
+"""Checkpoints of a `TrainState` and JSON metadata, kept on orbax-checkpoint's manager."""
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import math
+import numbers
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, NamedTuple, final
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as ocp_managers
+
+from .._base_trainer import checked_step
+from .._train_state import TrainState
+
+# The items of one checkpoint: the TrainState's arrays as a flat list (StandardSave, no
+# pickle) and one JSON record holding the caller's metadata and the arrays' layout.
+_STATE: Final = "state"
+_RECORD: Final = "record"
+_FORMAT: Final = 1
+# Retired checkpoints are first renamed into this sub-folder (orbax's `todelete_subdir`),
+# which is one atomic rename, and only then deleted file by file. Deleting a step folder in
+# place, as orbax does by default, leaves a half-deleted folder that is still listed as a
+# checkpoint when the process is killed midway.
+_TRASH: Final = ".deleted"
+_ORBAX_DIR: Final = os.path.dirname(ocp.__file__)
+_REASON_CHARS: Final = 300
+# After orbax commits a checkpoint, the store lists its files with their sizes and BLAKE2
+# digests in this file; `restore` checks them before orbax reads anything. This finds
+# truncated, deleted and altered files deterministically and says which one. (When one of
+# orbax's concurrent tensorstore reads fails, the reads still in flight complete after
+# orbax has closed its event loop and raise "Event loop is closed" in a callback, which
+# Python prints as an ignored exception; checking first keeps damaged files from reaching
+# orbax at all.) A step without the file (the process was killed between orbax's commit
+# and the listing) is read unchecked.
+_MANIFEST: Final = "elbox-manifest.json"
+# Step folders found damaged when the store opens are moved here: orbax reads every step's
+# metadata as it opens a folder, and one damaged file would make the whole folder unusable.
+# Moved rather than deleted, so nothing is lost that someone may want to inspect.
+_DAMAGED: Final = ".damaged"
+# The JSON files orbax parses when it opens a folder.
+_ORBAX_JSON: Final = ("_CHECKPOINT_METADATA", "metrics/metrics")
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder cannot be used: not writable, empty, damaged or mismatched.
+
+    The message names the folder and, where it applies, the step and what went wrong.
+    """
+
+
+class _LeafSpec(NamedTuple):
+    """How one leaf is stored: shape and dtype on disk, and the PRNG implementation of a key."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    key_impl: str | None
+
+    def describe(self) -> str:
+        kind = "" if self.key_impl is None else f" (PRNG key data, {self.key_impl})"
+        return f"{self.dtype}{list(self.shape)}{kind}"
+
+
+class _UnreadableError(Exception):
+    """A checkpoint's files cannot be read back (internal: restore turns it into a message)."""
+
+
+def _is_key(leaf: Any) -> bool:
+    return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _leaf_spec(leaf: Any) -> _LeafSpec:
+    """The stored form of `leaf`, read from its shape and dtype only (never its data)."""
+    if _is_key(leaf):
+        data = jax.eval_shape(jax.random.key_data, leaf)
+        impl = str(jax.random.key_impl(leaf))
+        return _LeafSpec(tuple(data.shape), str(data.dtype), impl)
+    return _LeafSpec(tuple(np.shape(leaf)), str(jnp.result_type(leaf)), None)
+
+
+def _storable(leaf: Any) -> jax.Array:
+    """`leaf` as an array orbax stores as it is: a typed PRNG key becomes its raw key data."""
+    if _is_key(leaf):
+        return jax.random.key_data(leaf)
+    return jnp.asarray(leaf)
+
+
+def _target(leaf: Any, spec: _LeafSpec) -> jax.ShapeDtypeStruct:
+    """What orbax restores `leaf` as: its stored shape and dtype, on `leaf`'s devices."""
+    sharding = (
+        leaf.sharding
+        if isinstance(leaf, jax.Array)
+        else jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    )
+    return jax.ShapeDtypeStruct(spec.shape, np.dtype(spec.dtype), sharding=sharding)
+
+
+def _check_json(value: Any, where: str) -> None:
+    """Refuse what JSON would not give back unchanged (tuples, non-string keys, objects)."""
+    if value is None or isinstance(value, str | int | float):
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"{where} has the key {name!r}; JSON keys are strings, so a checkpoint "
+                    "would not give it back unchanged"
+                )
+            _check_json(item, f"{where}[{name!r}]")
+        return
+    raise TypeError(
+        f"{where} is a {type(value).__name__}, which JSON would not give back unchanged; "
+        "checkpoint metadata holds dicts with string keys, lists, str, int, float, bool "
+        "and None"
+    )
+
+
+def _metric(metrics: Any, monitor: str) -> float | None:
+    """`metrics[monitor]` as a float, or None where it is missing or NaN."""
+    if not isinstance(metrics, Mapping):
+        return None
+    value = metrics.get(monitor)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _metric_or_nan(metrics: Any, monitor: str) -> float:
+    value = _metric(metrics, monitor)
+    return math.nan if value is None else value
+
+
+def _ranked(scores: Mapping[int, float | None], mode: Literal["min", "max"]) -> list[int]:
+    """The steps that have a score, best first; a tie goes to the earlier step."""
+    sign = 1.0 if mode == "min" else -1.0
+    scored = [(sign * score, step) for step, score in scores.items() if score is not None]
+    return [step for _, step in sorted(scored)]
+
+
+# orbax's own LatestN and BestN are close to what is needed but not the same: LatestN keeps
+# the last entries of orbax's list, which is in save order rather than step order once a
+# step is re-saved; BestN keeps every checkpoint (metric or not) while there are at most
+# `n`, and all of them when `n` is None. These two policies rank by step number and by the
+# monitored metric alone; orbax's AnyPreservationPolicy keeps a checkpoint that either keeps.
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class _LatestSteps:
+    """An orbax preservation policy: keep the `n` checkpoints with the highest steps."""
+
+    n: int
+
+    def should_preserve(
+        self, checkpoints: Sequence[Any], *, context: ocp_managers.PreservationContext
+    ) -> list[bool]:
+        newest = set(sorted((info.step for info in checkpoints), reverse=True)[: self.n])
+        return [info.step in newest for info in checkpoints]
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class _BestSteps:
+    """An orbax preservation policy: keep the best `k` checkpoints by `metrics[monitor]`.
+
+    `k=None` keeps every checkpoint that has the metric. Checkpoints without it (or with a
+    NaN) are never kept by this policy.
+    """
+
+    monitor: str
+    mode: Literal["min", "max"]
+    k: int | None
+
+    def should_preserve(
+        self, checkpoints: Sequence[Any], *, context: ocp_managers.PreservationContext
+    ) -> list[bool]:
+        scores = {info.step: _metric(info.metrics, self.monitor) for info in checkpoints}
+        best = _ranked(scores, self.mode)
+        kept = set(best if self.k is None else best[: self.k])
+        return [info.step in kept for info in checkpoints]
+
+
+class _DropOrbaxRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(_ORBAX_DIR)
+
+
+@contextlib.contextmanager
+def _quiet_orbax_logs() -> Iterator[None]:
+    """Silence orbax's log records (through absl) while elbox reports the problem itself.
+
+    Reading a damaged checkpoint makes orbax log errors on stderr before it raises; the
+    store turns the failure into one warning or one CheckpointError, which says the same.
+    """
+    logger = logging.getLogger("absl")
+    drop = _DropOrbaxRecords()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def _reason(error: BaseException) -> str:
+    """A one-line account of an orbax or tensorstore error, for messages."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
+
+
+def _writable_folder(directory: str | os.PathLike[str]) -> Path:
+    """`directory` as an absolute path, created if need be, after checking it is writable."""
+    path = Path(directory).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"the checkpoint folder {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # orbax writes each checkpoint as a folder: check that one can be made here.
+        os.rmdir(tempfile.mkdtemp(prefix=".elbox-write-check-", dir=path))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CheckpointError(
+            f"the checkpoint folder {path} cannot be created or written to: {reason}"
+        ) from error
+    return path
+
+
+def _handler_registry() -> ocp.handlers.DefaultCheckpointHandlerRegistry:
+    registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
+    registry.add(_STATE, ocp.args.StandardSave)
+    registry.add(_STATE, ocp.args.StandardRestore)
+    registry.add(_RECORD, ocp.args.JsonSave)
+    registry.add(_RECORD, ocp.args.JsonRestore)
+    return registry
+
+
+@final
+class CheckpointStore:
+    """Checkpoints of a TrainState plus JSON metadata in one folder, on orbax's CheckpointManager.
+
+    Each checkpoint is one step folder holding the state's arrays (orbax's standard
+    PyTree format; PRNG keys as their raw key data) and a JSON record of the metadata the
+    caller passes (epoch, callback states, configuration). Nothing is pickled. orbax
+    writes each checkpoint to a temporary folder and renames it when complete, and retired
+    checkpoints are renamed away before they are deleted, so a process killed at any moment
+    leaves only complete checkpoints listed. Saves are synchronous: a checkpoint is on
+    disk when `save` returns. A damaged latest checkpoint is reported by a warning and the
+    one before it read instead.
+
+    Retention: the `keep_latest` checkpoints with the highest steps are always kept; when
+    `monitor` is set, so are the best `save_top_k` by `metrics[monitor]` (all of them
+    when `save_top_k` is None). A checkpoint saved without that metric counts only
+    towards the latest.
+
+    Args:
+        directory: the folder of the checkpoints, created if missing.
+        monitor: the metric that ranks checkpoints for `save_top_k` and `best_step`.
+        mode: whether a lower ("min") or higher ("max") `monitor` is better.
+        save_top_k: how many of the best checkpoints to keep besides the latest; None
+            keeps every checkpoint that has the metric. Needs `monitor`.
+        keep_latest: how many of the newest checkpoints to keep (at least 1; 2 leaves a
+            fallback should the newest be damaged).
+
+    Raises:
+        CheckpointError: if `directory` cannot be created or written to.
+        ValueError: if `mode`, `save_top_k` or `keep_latest` is invalid.
+
+    Example:
+        >>> import tempfile
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> state = TrainState(
+        ...     params={"w": jnp.arange(3.0)},
+        ...     opt_state=(),
+        ...     step=jnp.asarray(10),
+        ...     key=jax.random.key(0),
+        ... )
+        >>> with tempfile.TemporaryDirectory() as folder, CheckpointStore(folder) as store:
+        ...     store.save(10, state, metadata={"epoch": 1})
+        ...     restored, metadata, step = store.restore(like=state)
+        >>> step, metadata, restored.params["w"].tolist()
+        (10, {'epoch': 1}, [0.0, 1.0, 2.0])
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        monitor: str | None = None,
+        mode: Literal["min", "max"] = "min",
+        save_top_k: int | None = None,
+        keep_latest: int = 2,
+    ) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
+        if isinstance(keep_latest, bool) or not isinstance(keep_latest, int) or keep_latest < 1:
+            raise ValueError(
+                f"keep_latest must be an int >= 1 (resuming needs the latest checkpoint); "
+                f"got {keep_latest!r}"
+            )
+        if save_top_k is not None:
+            if isinstance(save_top_k, bool) or not isinstance(save_top_k, int) or save_top_k < 0:
+                raise ValueError(f"save_top_k must be None or an int >= 0; got {save_top_k!r}")
+            if monitor is None:
+                raise ValueError("save_top_k ranks checkpoints by a metric: it needs monitor")
+        self._directory = _writable_folder(directory)
+        self._monitor = monitor
+        self._mode: Literal["min", "max"] = mode
+        self._closed = False
+
+        policies: list[ocp_managers.PreservationPolicy] = [_LatestSteps(keep_latest)]
+        if monitor is not None:
+            policies.append(_BestSteps(monitor, mode, save_top_k))
+        options = ocp.CheckpointManagerOptions(
+            enable_async_checkpointing=False,
+            create=False,
+            cleanup_tmp_directories=True,
+            todelete_subdir=_TRASH,
+            preservation_policy=ocp_managers.AnyPreservationPolicy(policies),
+            # orbax writes a checkpoint's metrics (and reads them back when the folder is
+            # reopened, for the preservation policy) only when `best_fn` is set. Ranking is
+            # `_BestSteps`'s; `best_fn` is used by nothing else here.
+            best_fn=None if monitor is None else functools.partial(_metric_or_nan, monitor=monitor),
+            best_mode=mode,
+        )
+        self._purge_trash()
+        self._set_aside_damaged_steps()
+        try:
+            with _quiet_orbax_logs():
+                self._manager = ocp.CheckpointManager(
+                    self._directory, options=options, handler_registry=_handler_registry()
+                )
+        except Exception as error:
+            raise CheckpointError(
+                f"cannot open the checkpoints in {self._directory}: {_reason(error)}; a step "
+                "folder may be damaged (delete it to go on)"
+            ) from error
+
+    # -- queries ------------------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        """The checkpoint folder, as an absolute path."""
+        return self._directory
+
+    def steps(self) -> list[int]:
+        """The steps of all saved checkpoints, ascending."""
+        return sorted(self._manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        """The highest saved step, or None when there is no checkpoint."""
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def best_step(self) -> int | None:
+        """The kept checkpoint with the best `monitor` metric (by `mode`).
+
+        A store opened without `monitor` uses the monitor and mode that the newest
+        readable checkpoint was saved with, so a plain store can find the best checkpoint
+        of a folder written by a ranked one.
+
+        Returns:
+            Its step; None when there is no monitor or no kept checkpoint has the metric.
+            A tie goes to the earlier step.
+        """
+        ranking = self._ranking()
+        if ranking is None:
+            return None
+        monitor, mode = ranking
+        scores = {step: _metric(self._read_metrics(step), monitor) for step in self.steps()}
+        best = _ranked(scores, mode)
+        return best[0] if best else None
+
+    def _ranking(self) -> tuple[str, Literal["min", "max"]] | None:
+        """This store's monitor and mode, else those recorded with the newest checkpoint."""
+        if self._monitor is not None:
+            return self._monitor, self._mode
+        for step in reversed(self.steps()):
+            try:
+                payload = self._read_payload(step)
+            except _UnreadableError:
+                continue
+            monitor, mode = payload.get("monitor"), payload.get("mode")
+            if isinstance(monitor, str) and mode in ("min", "max"):
+                return monitor, "min" if mode == "min" else "max"
+            return None
+        return None
+
+    def _read_metrics(self, step: int) -> Any:
+        try:
+            with _quiet_orbax_logs():
+                return self._manager.metrics(step)
+        except Exception:  # An unreadable metrics file: the step has no metric.
+            return None
+
+    # -- saving -------------------------------------------------------------------------
+
+    def save(
+        self,
+        step: int,
+        state: TrainState,
+        *,
+        metadata: Mapping[str, Any],
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Save `state` and `metadata` as the checkpoint of `step`, then apply retention.
+
+        The checkpoint is complete on disk when this returns, with a list of its files'
+        sizes and digests that `restore` checks. A checkpoint already saved at `step` is
+        deleted first and replaced.
+
+        Args:
+            step: the checkpoint's step (a non-negative int).
+            state: the training state, e.g. `trainer.state`.
+            metadata: anything JSON holds exactly (dicts with string keys, lists, str,
+                int, float, bool, None); `restore` gives it back.
+            metrics: metric values of this checkpoint; `metrics[monitor]` ranks it.
+
+        Raises:
+            TypeError: if `step` is not an integer, or `metadata` holds something JSON
+                would not give back unchanged.
+            ValueError: if `step` is negative.
+            CheckpointError: if the store is closed or orbax cannot write the checkpoint.
+        """
+        self._check_open()
+        step = checked_step(step)
+        record = dict(metadata)
+        _check_json(record, "metadata")
+        leaves = jax.tree.leaves(state)
+        stored = [_storable(leaf) for leaf in leaves]
+        layout = [list(_leaf_spec(leaf)) for leaf in leaves]
+        payload = {
+            "format": _FORMAT,
+            "layout": layout,
+            "metadata": record,
+            "monitor": self._monitor,
+            "mode": self._mode,
+        }
+        orbax_metrics: dict[str, float] | None = None
+        if self._monitor is not None:
+            # Always a dict when a metric is monitored: orbax warns on each save without.
+            orbax_metrics = {str(name): float(value) for name, value in (metrics or {}).items()}
+        args = ocp.args.Composite(
+            **{_STATE: ocp.args.StandardSave(stored), _RECORD: ocp.args.JsonSave(payload)}
+        )
+        try:
+            if step in self._manager.all_steps():
+                self._manager.delete(step)
+            self._manager.save(step, args=args, metrics=orbax_metrics, force=True)
+            step_folder = self._step_folder(step)
+            if step_folder.is_dir():  # unless retention removed it at once (an old step)
+                _write_manifest(step_folder)
+            listed = list(self._manager.all_steps())
+            if listed != sorted(listed):  # orbax lists in save order; re-read in step order
+                self._manager.reload()
+        except Exception as error:
+            raise CheckpointError(
+                f"could not save the checkpoint of step {step} in {self._directory}: "
+                f"{_reason(error)}"
+            ) from error
+        finally:
+            self._purge_trash()
+
+    # -- restoring ----------------------------------------------------------------------
+
+    def restore(
+        self, like: TrainState, which: Literal["latest", "best"] | int = "latest"
+    ) -> tuple[TrainState, dict[str, Any], int]:
+        """Read a checkpoint back as a TrainState shaped like `like`.
+
+        Before orbax reads a checkpoint, its files are checked against the sizes and
+        digests listed when it was saved. `which="latest"` reads the newest checkpoint;
+        when it is unreadable, a `RuntimeWarning` names it and the next older one is
+        tried. `"best"` reads the checkpoint of `best_step()` and an int the checkpoint of
+        that step; neither falls back.
+
+        Args:
+            like: a state of the same structure, shapes and dtypes (e.g. the current
+                `trainer.state`); its tree structure, devices and PRNG implementation are
+                those of the result. Only its metadata is read, so its arrays may have
+                been donated.
+            which: "latest", "best" or a step.
+
+        Returns:
+            `(state, metadata, step)`: the restored state, bit-for-bit what was saved,
+            the metadata saved with it and the step of the checkpoint read.
+
+        Raises:
+            CheckpointError: if there is no checkpoint (or none at the step asked for, or
+                no best one), if the checkpoint is unreadable (for "latest": all of
+                them), or if it does not match `like`'s structure, shapes or dtypes.
+            ValueError: if `which` is another string or a negative step.
+        """
+        self._check_open()
+        steps = self.steps()
+        if not steps:
+            raise CheckpointError(f"no checkpoints in {self._directory}")
+        if which == "latest":
+            return self._restore_latest(like, steps)
+        if which == "best":
+            best = self.best_step()
+            if best is None:
+                why = (
+                    "no monitor is set"
+                    if self._monitor is None
+                    else f"no checkpoint has the metric {self._monitor!r}"
+                )
+                raise CheckpointError(f"no best checkpoint in {self._directory}: {why}")
+            step = best
+        else:
+            requested: object = which  # Users run without the run-time type checks.
+            if isinstance(requested, str):
+                raise ValueError(f"which must be 'latest', 'best' or a step; got {which!r}")
+            step = checked_step(requested)
+            if step not in steps:
+                raise CheckpointError(
+                    f"no checkpoint of step {step} in {self._directory}; saved steps: {steps}"
+                )
+        try:
+            state, metadata = self._restore_step(like, step)
+        except _UnreadableError as error:
+            raise CheckpointError(
+                f"the checkpoint of step {step} in {self._directory} is unreadable ({error})"
+            ) from error.__cause__
+        return state, metadata, step
+
+    def _restore_latest(
+        self, like: TrainState, steps: list[int]
+    ) -> tuple[TrainState, dict[str, Any], int]:
+        newest_first = steps[::-1]
+        failures: list[str] = []
+        for index, step in enumerate(newest_first):
+            try:
+                state, metadata = self._restore_step(like, step)
+            except _UnreadableError as error:
+                failures.append(f"step {step}: {error}")
+                if index + 1 < len(newest_first):
+                    warnings.warn(
+                        f"checkpoint at step {step} in {self._directory} is unreadable "
+                        f"({error}); falling back to step {newest_first[index + 1]}",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                continue
+            return state, metadata, step
+        raise CheckpointError(
+            f"no readable checkpoint in {self._directory}; tried " + "; ".join(failures)
+        )
+
+    def _restore_step(self, like: TrainState, step: int) -> tuple[TrainState, dict[str, Any]]:
+        """One step; `_UnreadableError` if its files are damaged, CheckpointError on mismatch."""
+        _verify_manifest(self._step_folder(step))
+        layout, metadata = _parse_payload(self._read_payload(step))
+        paths_and_leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
+        paths = [jax.tree_util.keystr(path) for path, _ in paths_and_leaves]
+        like_leaves = [leaf for _, leaf in paths_and_leaves]
+        specs = [_leaf_spec(leaf) for leaf in like_leaves]
+        self._check_layout(step, layout, specs, paths)
+
+        targets = [_target(leaf, spec) for leaf, spec in zip(like_leaves, specs, strict=True)]
+        args = ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(targets)})
+        try:
+            with _quiet_orbax_logs():
+                arrays = self._manager.restore(step, args=args)[_STATE]
+        except Exception as error:
+            raise _UnreadableError(_reason(error)) from error
+        if not isinstance(arrays, list) or len(arrays) != len(specs):
+            raise _UnreadableError("the stored arrays do not form the list that was saved")
+        leaves: list[Any] = []
+        for array, spec, leaf in zip(arrays, specs, like_leaves, strict=True):
+            if not isinstance(array, jax.Array) or _leaf_spec(array) != spec._replace(
+                key_impl=None
+            ):
+                raise _UnreadableError("a stored array came back with another shape or dtype")
+            if spec.key_impl is not None:
+                array = jax.random.wrap_key_data(array, impl=jax.random.key_impl(leaf))
+            leaves.append(array)
+        state = jax.tree.unflatten(treedef, leaves)
+        if not isinstance(state, TrainState):
+            raise CheckpointError(f"like must be a TrainState; got {type(like).__name__}")
+        return state, metadata
+
+    def _read_payload(self, step: int) -> Any:
+        """The JSON record of `step`, or `_UnreadableError`."""
+        try:
+            with _quiet_orbax_logs():
+                restored = self._manager.restore(
+                    step, args=ocp.args.Composite(**{_RECORD: ocp.args.JsonRestore()})
+                )
+                return restored[_RECORD]
+        except Exception as error:
+            raise _UnreadableError(_reason(error)) from error
+
+    def _check_layout(
+        self, step: int, layout: list[_LeafSpec], specs: list[_LeafSpec], paths: list[str]
+    ) -> None:
+        where = f"the checkpoint of step {step} in {self._directory}"
+        if len(layout) != len(specs):
+            raise CheckpointError(
+                f"{where} does not match `like`: it holds {len(layout)} arrays, `like` has "
+                f"{len(specs)} (a different model or optimizer?)"
+            )
+        for index, (saved, wanted, path) in enumerate(zip(layout, specs, paths, strict=True)):
+            if saved != wanted:
+                raise CheckpointError(
+                    f"{where} does not match `like` (shapes or dtypes differ): array "
+                    f"{index} ({path or 'the root'}) is {saved.describe()} in the "
+                    f"checkpoint and {wanted.describe()} in `like`"
+                )
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    def _step_folder(self, step: int) -> Path:
+        return self._directory / str(step)  # orbax's default step names: no prefix or padding
+
+    def _set_aside_damaged_steps(self) -> None:
+        """Move step folders whose files are truncated or missing to `.damaged/`, warning.
+
+        Checks sizes (not digests, which `restore` checks) against the manifest, or, for a
+        step without one, that orbax's JSON files parse.
+        """
+        for folder in sorted(self._directory.iterdir(), key=lambda path: path.name):
+            if not (folder.is_dir() and folder.name.isdigit()):
+                continue
+            try:
+                _verify_manifest(folder, digests=False)
+                if not (folder / _MANIFEST).exists():
+                    for name in _ORBAX_JSON:
+                        if (folder / name).exists():
+                            _parse_json(folder / name)
+            except _UnreadableError as error:
+                target = self._directory / _DAMAGED / folder.name
+                suffix = 1
+                while target.exists():
+                    target = self._directory / _DAMAGED / f"{folder.name}-{suffix}"
+                    suffix += 1
+                target.parent.mkdir(exist_ok=True)
+                os.replace(folder, target)
+                warnings.warn(
+                    f"checkpoint at step {folder.name} in {self._directory} is damaged "
+                    f"({error}); moved it to {target}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+
+    def _purge_trash(self) -> None:
+        # What is in the trash is no longer listed as a checkpoint, so a deletion cut short
+        # costs only disk space; the next save or opening of the folder finishes it.
+        shutil.rmtree(self._directory / _TRASH, ignore_errors=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CheckpointError(f"the checkpoint store of {self._directory} is closed")
+
+    def close(self) -> None:
+        """Finish pending work and release orbax's resources; later saves and restores fail.
+
+        Closing twice is harmless. A `with CheckpointStore(...) as store:` block closes it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._manager.close()
+        finally:
+            self._purge_trash()
+
+    def __enter__(self) -> "CheckpointStore":
+        """The store itself, closed at the end of the `with` block."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+
+def _parse_payload(payload: Any) -> tuple[list[_LeafSpec], dict[str, Any]]:
+    """The layout and metadata of a checkpoint's JSON record, or `_UnreadableError`."""
+    try:
+        if not isinstance(payload, dict) or payload["format"] != _FORMAT:
+            raise ValueError("unknown record format")
+        layout = [
+            _LeafSpec(tuple(int(n) for n in shape), str(dtype), None if impl is None else str(impl))
+            for shape, dtype, impl in payload["layout"]
+        ]
+        metadata = payload["metadata"]
+        if not isinstance(metadata, dict):
+            raise ValueError("the metadata is not a JSON object")
+    except (KeyError, TypeError, ValueError) as error:
+        raise _UnreadableError(f"its JSON record is malformed: {_reason(error)}") from error
+    return layout, metadata
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "blake2b").hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    """List the files of a committed checkpoint with their sizes and digests."""
+    files = {
+        path.relative_to(folder).as_posix(): [path.stat().st_size, _digest(path)]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith(_MANIFEST)
+    }
+    partial = folder / f"{_MANIFEST}.partial"
+    partial.write_text(json.dumps({"format": _FORMAT, "files": files}))
+    os.replace(partial, folder / _MANIFEST)
+
+
+def _parse_json(path: Path) -> None:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise _UnreadableError(f"{path.name} is not valid JSON: {_reason(error)}") from error
+
+
+def _verify_manifest(folder: Path, *, digests: bool = True) -> None:
+    """Check the files of a checkpoint against its listing; `_UnreadableError` names a bad one.
+
+    With `digests=False` only the files' sizes are compared (cheap: no file is read).
+    """
+    listing = folder / _MANIFEST
+    if not listing.exists():
+        return
+    try:
+        files = json.loads(listing.read_text())["files"]
+        expected = [(str(name), int(size), str(digest)) for name, (size, digest) in files.items()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _UnreadableError(f"its file list {_MANIFEST} is damaged: {_reason(error)}") from error
+    for name, size, digest in expected:
+        path = folder / name
+        try:
+            found = path.stat().st_size
+            if found != size:
+                raise _UnreadableError(f"{name} has {found} bytes where {size} were written")
+            if digests and _digest(path) != digest:
+                raise _UnreadableError(f"{name} differs from what was written")
+        except OSError as error:
+            raise _UnreadableError(f"{name}: {error.strerror or error}") from error

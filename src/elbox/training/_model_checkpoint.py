@@ -1,0 +1,134 @@
+"""Checkpoints at epoch ends, on orbax-checkpoint, with the best kept by a metric."""
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, final, no_type_check
+
+from .._validation import checked_choice, checked_int
+from ._callback import Callback, MonitorWarner
+from ._checkpoint_store import CheckpointStore
+
+if TYPE_CHECKING:
+    from ._trainer import Trainer
+
+
+# `__post_init__` validates the fields with ValueErrors that name them; `no_type_check` keeps
+# the test suite's jaxtyping import hook from pre-empting those messages.
+@no_type_check
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+    """Where and when `ModelCheckpoint` saves.
+
+    Attributes:
+        dirpath: the checkpoint folder (created if needed).
+        monitor: the epoch metric that ranks checkpoints, e.g. `"val_loss"`; `None` keeps
+            only the latest ones.
+        mode: `"min"` when lower is better, `"max"` when higher is.
+        save_top_k: how many of the best checkpoints to keep (`None`: all).
+        every_n_epochs: save after every n-th epoch (and after the last one).
+        keep_latest: how many of the newest checkpoints to keep besides the best, for
+            resuming (two, so a damaged newest one leaves a fallback).
+
+    Example:
+        >>> from elbox.training import CheckpointConfig
+        >>> CheckpointConfig(dirpath="checkpoints", monitor="val_loss").save_top_k
+        1
+    """
+
+    dirpath: str | os.PathLike[str] = "checkpoints"
+    monitor: str | None = None
+    mode: Literal["min", "max"] = "min"
+    save_top_k: int | None = 1
+    every_n_epochs: int = 1
+    keep_latest: int = 2
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
+            raise ValueError(f"{owner}.monitor must be a metric name or None; got {self.monitor!r}")
+        checked_choice(owner, "mode", self.mode, ("min", "max"))
+        if self.save_top_k is not None:
+            object.__setattr__(
+                self, "save_top_k", checked_int(owner, "save_top_k", self.save_top_k, 1)
+            )
+        for name in ("every_n_epochs", "keep_latest"):
+            object.__setattr__(self, name, checked_int(owner, name, getattr(self, name), 1))
+
+
+@final
+class ModelCheckpoint(Callback):
+    """Saves a checkpoint after every n-th epoch; resuming a fit starts from the latest.
+
+    A checkpoint holds everything an exact resume needs: the model and optimizer state,
+    the step counter and PRNG key, the epoch, every callback's state, the history and the
+    VAE config. The folder is checked for writing before training starts.
+
+    Example:
+        >>> from elbox.training import CheckpointConfig, ModelCheckpoint
+        >>> callback = ModelCheckpoint(CheckpointConfig(dirpath="checkpoints", monitor="val_loss"))
+        >>> callback.config.mode
+        'min'
+    """
+
+    def __init__(self, config: CheckpointConfig | None = None) -> None:
+        self.config = CheckpointConfig() if config is None else config
+        self._store: CheckpointStore | None = None
+        self._monitor = (
+            None
+            if self.config.monitor is None
+            else MonitorWarner("ModelCheckpoint", self.config.monitor)
+        )
+
+    @property
+    def dirpath(self) -> Path:
+        """The checkpoint folder."""
+        return Path(self.config.dirpath)
+
+    @property
+    def store(self) -> CheckpointStore:
+        """The checkpoint store, opened (and the folder checked) on first use."""
+        if self._store is None:
+            self._store = CheckpointStore(
+                self.config.dirpath,
+                monitor=self.config.monitor,
+                mode=self.config.mode,
+                # Without a monitor there is nothing to rank: keep the latest only.
+                save_top_k=None if self.config.monitor is None else self.config.save_top_k,
+                keep_latest=self.config.keep_latest,
+            )
+        return self._store
+
+    @property
+    def best_step(self) -> int | None:
+        """The step of the best checkpoint by the monitored metric, if any."""
+        return self.store.best_step()
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self.store  # noqa: B018  # opens the store: an unwritable folder fails before training
+
+    def on_epoch_complete(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+        last = trainer.should_stop or epoch + 1 == trainer.epochs
+        if (epoch + 1) % self.config.every_n_epochs and not last:
+            return
+        metrics = None
+        if self._monitor is not None:
+            value = self._monitor.value(logs)
+            if value is not None:
+                metrics = {self._monitor.monitor: value}
+        self.store.save(
+            trainer.engine.step,
+            trainer.engine.state,
+            metadata=trainer.checkpoint_metadata(epoch),
+            metrics=metrics,
+        )
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Finish pending saves and release the store (`Trainer.fit` calls it, even on errors)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,117 @@
+"""A progress display: a tqdm bar on a terminal, plain periodic lines elsewhere."""
+
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
+
+from tqdm import tqdm
+
+from ._callback import Callback
+
+if TYPE_CHECKING:
+    from ._trainer import Trainer
+
+
+@runtime_checkable
+class TextStream(Protocol):
+    """Where the progress goes: a text stream such as `sys.stderr` or `io.StringIO`."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
+
+
+_SHOWN = (("loss", "loss"), ("recon_loss", "recon"), ("kl_loss", "kl"), ("kl_weight", "kl_w"))
+
+
+def _describe(metrics: Mapping[str, float]) -> str:
+    return " ".join(f"{label}={metrics[name]:.4g}" for name, label in _SHOWN if name in metrics)
+
+
+@final
+class ProgressBar(Callback):
+    """Shows the epoch, step, loss, reconstruction, KL, KL weight and steps per second.
+
+    On a terminal it draws a tqdm bar per epoch; when the output is not a terminal (a log
+    file, CI) it prints a plain line every `print_every_seconds` instead. Each epoch ends
+    with a summary line, and a stop prints its reason.
+
+    Args:
+        stream: where to write (default: standard error).
+        print_every_seconds: the interval of the plain lines.
+        force_plain: plain lines even on a terminal.
+    """
+
+    def __init__(
+        self,
+        *,
+        stream: TextStream | None = None,
+        print_every_seconds: float = 10.0,
+        force_plain: bool = False,
+    ) -> None:
+        self.stream: TextStream = sys.stderr if stream is None else stream
+        self.print_every_seconds = print_every_seconds
+        self.force_plain = force_plain
+        self._bar: tqdm[Any] | None = None
+        self._last_print = 0.0
+        self._epoch_start = 0.0
+        self._epoch_steps = 0
+
+    @property
+    def plain(self) -> bool:
+        """Whether output is plain lines (not a terminal, or forced)."""
+        return self.force_plain or not self.stream.isatty()
+
+    def _write(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        self._epoch_start = self._last_print = time.perf_counter()
+        self._epoch_steps = 0
+        if not self.plain:
+            self._bar = tqdm(
+                total=trainer.steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{trainer.epochs}",
+                unit="step",
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+            )
+
+    def on_step_end(self, trainer: "Trainer", step: int, metrics: Mapping[str, float]) -> None:
+        self._epoch_steps += 1
+        now = time.perf_counter()
+        if self._bar is not None:
+            self._bar.update(1)
+            if now - self._last_print > 0.5:
+                self._bar.set_postfix_str(_describe(metrics), refresh=False)
+                self._last_print = now
+        elif now - self._last_print >= self.print_every_seconds:
+            rate = self._epoch_steps / max(now - self._epoch_start, 1e-9)
+            self._write(
+                f"epoch {trainer.epoch + 1}/{trainer.epochs} step {step} "
+                f"{_describe(metrics)} {rate:.1f} steps/s"
+            )
+            self._last_print = now
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        validation = " ".join(
+            f"{name}={value:.4g}" for name, value in logs.items() if name.startswith("val_")
+        )
+        self._write(
+            f"epoch {epoch + 1}/{trainer.epochs}: {_describe(logs)} {validation} "
+            f"({logs['seconds']:.1f} s, {logs['steps_per_second']:.1f} steps/s)".replace("  ", " ")
+        )
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        if trainer.stop_reason is not None:
+            self._write(f"stopped: {trainer.stop_reason}")
