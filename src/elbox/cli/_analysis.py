@@ -74,7 +74,9 @@ def analyse(
     batch_size: int = 256,
 ) -> Analysis:
     """Evaluate `vae` on `data` (all of it, in batches) at its current step."""
-    encode: Encoder = jax.jit(vae.model.encode)
+    model = vae.model
+    # A closure rather than the bound method: an Equinox bound method is not hashable.
+    encode: Encoder = jax.jit(lambda x: model.encode(x))
     totals = {"neg_elbo": 0.0, "recon_loss": 0.0}
     means, kls = [], []
     for start in range(0, len(data), batch_size):

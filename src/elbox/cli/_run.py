@@ -210,13 +210,12 @@ def train(options: TrainOptions) -> Path:
     seconds = time.perf_counter() - start
     analysis, best_epoch = evaluate_run(folder)
     plot_run(folder)
-    first, last = history.epochs[0]["loss"], history.epochs[-1]["loss"]
     summary = {
         "seconds": seconds,
         "epochs": len(history.epochs),
         "steps": vae.step,
-        "first_epoch_loss": first,
-        "last_epoch_loss": last,
+        "first_epoch_val_neg_elbo": history.epochs[0][MONITOR],
+        "last_epoch_val_neg_elbo": history.epochs[-1][MONITOR],
         "best_epoch": best_epoch,
         "stop_reason": history.stop_reason,
         "test": analysis.to_json(),
@@ -235,7 +234,8 @@ def _print_summary(
         f"{summary['epochs']} epochs ({summary['steps']} steps) in {summary['seconds']:.1f} s"
     )
     print(
-        f"  loss (annealed): {summary['first_epoch_loss']:.2f} -> {summary['last_epoch_loss']:.2f}"
+        f"  validation negative ELBO: {summary['first_epoch_val_neg_elbo']:.2f} (first epoch) "
+        f"-> {summary['last_epoch_val_neg_elbo']:.2f} (last epoch)"
     )
     print(
         f"  test negative ELBO: {analysis.neg_elbo:.2f} nats per example "

@@ -1,0 +1,207 @@
+"""The `elbox` command: end-to-end runs in a subprocess, its files, plots and bad inputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+from elbox.cli import main
+from elbox.cli._options import TrainOptions, check_options
+from elbox.cli._plots import PLOT_NAMES
+from elbox.cli._run import load_splits, training_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _elbox(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed `elbox` command (through its module) in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from elbox.cli import main; sys.exit(main())", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )
+
+
+def _check_png(path: Path) -> None:
+    pixels = np.asarray(image.imread(path))
+    assert pixels.ndim == 3
+    assert pixels.shape[0] > 100
+    assert pixels.shape[1] > 100
+    assert float(pixels[..., :3].std()) > 0.05, f"{path.name} looks blank"
+
+
+@pytest.mark.parametrize("framework", ["nnx", "equinox"])
+def test_train_end_to_end(framework: str, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = _elbox(
+        "train", "--framework", framework, "--epochs", "4", "--output", str(run), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert f"elbox: trained an MLP VAE ({framework}) on digits for 4 epochs (80 steps)" in out
+    assert "test negative ELBO:" in out
+    assert "active units:" in out
+    assert f"run folder: {run}" in out
+    assert "epoch 4/4:" in result.stderr  # the progress display's epoch summaries
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["framework"] == framework
+    assert config["vae_config"] == {
+        "kl_annealing": "cyclical",
+        "kl_warmup_steps": 20,  # a quarter of the 80 steps
+        "beta": 4.0,
+        "free_bits": 0.5,
+        "cyclical_period": 20,
+        "free_bits_mode": "per_sample",
+    }
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert len([r for r in records if r["kind"] == "step"]) == 80
+    assert len(epochs) == 4
+    # The loss fell: the unannealed validation objective and the reconstruction.
+    assert epochs[-1]["val_neg_elbo"] < epochs[0]["val_neg_elbo"]
+    assert epochs[-1]["recon_loss"] < epochs[0]["recon_loss"]
+    assert (run / "epochs.csv").read_text().count("\n") == 5
+    assert any(path.name.isdigit() for path in (run / "checkpoints").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 80
+    assert 0 <= summary["test"]["active_units"] <= 16
+    assert summary["test"]["neg_elbo"] == pytest.approx(
+        summary["test"]["recon_loss"] + summary["test"]["kl"]
+    )
+    for name in PLOT_NAMES:
+        _check_png(run / "plots" / f"{name}.png")
+
+    # `elbox eval` and `elbox plot` read the run back.
+    evaluation = _elbox("eval", str(run), cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert "best checkpoint (epoch" in evaluation.stdout
+    assert f"negative ELBO {summary['test']['neg_elbo']:.2f} nats" in evaluation.stdout
+    (run / "plots" / "samples.png").unlink()
+    plotted = _elbox("plot", str(run), cwd=tmp_path)
+    assert plotted.returncode == 0, plotted.stderr[-3000:]
+    _check_png(run / "plots" / "samples.png")
+
+
+def test_resume_continues_a_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    first = _elbox(
+        "train", "--framework", "equinox", "--epochs", "2", "--output", str(run), cwd=tmp_path
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    refused = _elbox(
+        "train", "--framework", "equinox", "--epochs", "3", "--output", str(run), cwd=tmp_path
+    )
+    assert refused.returncode == 2
+    assert "already holds a run; pass --resume to continue it or --overwrite" in refused.stderr
+    resumed = _elbox(
+        "train",
+        "--framework",
+        "equinox",
+        "--epochs",
+        "3",
+        "--output",
+        str(run),
+        "--resume",
+        cwd=tmp_path,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "for 3 epochs (60 steps)" in resumed.stdout
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "step"] == list(range(60))
+
+
+# -- bad inputs: exit status 2 and a message, before any training ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "choices"),
+    [
+        ("--framework", "torch", "'nnx', 'equinox'"),
+        ("--model", "resnet", "'mlp', 'conv'"),
+        ("--dataset", "mnist", "'digits', 'shapes'"),
+        ("--kl-annealing", "cosine", "'none', 'linear', 'sigmoid', 'cyclical'"),
+        ("--loss-type", "l1", "'mse', 'bce', 'bce_logits'"),
+    ],
+)
+def test_unknown_names_list_the_choices(
+    flag: str, value: str, choices: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", flag, value])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flag}: invalid choice: '{value}' (choose from {choices})" in error
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--loss-type", "bce", "--decoder-output", "logits"],
+            "--loss-type bce takes probabilities in [0, 1], but --decoder-output logits",
+        ),
+        (
+            ["--loss-type", "bce_logits", "--decoder-output", "sigmoid"],
+            "--loss-type bce_logits takes logits, but --decoder-output sigmoid",
+        ),
+        (["--epochs", "0"], "--epochs must be >= 1; got 0"),
+        (["--beta", "-1"], "--beta must be a finite number >= 0; got -1.0"),
+        (["--resume"], "--resume needs --output"),
+        (["--resume", "--overwrite", "--output", "x"], "choose one"),
+    ],
+)
+def test_contradictory_options_fail_before_training(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_of_a_folder_without_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--output", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert "holds no run to continue" in capsys.readouterr().err
+
+
+def test_eval_of_a_folder_without_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path)]) == 2
+    assert f"{tmp_path} holds no elbox run (no config.json)" in capsys.readouterr().err
+
+
+# -- pieces ----------------------------------------------------------------------------------
+
+
+def test_annealing_periods_scale_with_the_run() -> None:
+    config = training_config(TrainOptions(), total_steps=1000)
+    assert (config.cyclical_period, config.kl_warmup_steps) == (250, 250)
+    config = training_config(TrainOptions(cyclical_period=7, kl_warmup_steps=3), total_steps=1000)
+    assert (config.cyclical_period, config.kl_warmup_steps) == (7, 3)
+
+
+def test_defaults_are_the_spec_quick_start() -> None:
+    options = TrainOptions()
+    assert (options.kl_annealing, options.beta, options.free_bits) == ("cyclical", 4.0, 0.5)
+    assert check_options(options) == []
+
+
+@pytest.mark.parametrize(("model", "shape"), [("mlp", (64,)), ("conv", (8, 8, 1))])
+def test_digits_splits_are_shaped_for_the_model(model: str, shape: tuple[int, ...]) -> None:
+    splits = load_splits(TrainOptions(model=model))  # type: ignore[arg-type]  # from the list
+    assert splits.train.shape[1:] == shape
+    assert len(splits.train) + len(splits.validation) == 1438
+    assert len(splits.test) == 359
+    assert splits.train.min() >= 0.0
+    assert splits.train.max() <= 1.0
