@@ -1,5 +1,6 @@
 """Test-wide settings: strict JAX promotion rules, and a fixture for input-validation tests."""
 
+import os
 from collections.abc import Iterator
 
 import jax
@@ -8,6 +9,10 @@ import pytest
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# tests/multidevice needs 4 (virtual) devices: tests/test_multidevice.py runs it in a process
+# of its own with ELBOX_MULTIDEVICE set; the main run leaves it out.
+collect_ignore = [] if os.environ.get("ELBOX_MULTIDEVICE") else ["multidevice"]
 
 
 @pytest.fixture

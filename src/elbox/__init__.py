@@ -27,6 +27,7 @@ from ._schedules import CyclicalSchedule as CyclicalSchedule
 from ._schedules import LinearWarmup as LinearWarmup
 from ._schedules import SigmoidWarmup as SigmoidWarmup
 from ._schedules import schedule_from_config as schedule_from_config
+from ._sharding import data_parallel_mesh as data_parallel_mesh
 from ._train_state import TrainState as TrainState
 from ._trainer import VAETrainer as VAETrainer
 from .training import Callback as Callback

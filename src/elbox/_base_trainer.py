@@ -10,12 +10,14 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._backend import AbstractBackend, LossFnFactory
 from ._custom_types import Batch, Metrics, StepLike
 from ._equinox_backend import EquinoxBackend
 from ._nnx_backend import NNXBackend
+from ._sharding import DataParallel
 from ._train_state import TrainState
 
 ModelT = TypeVar("ModelT")
@@ -88,12 +90,42 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         *,
         key: PRNGKeyArray | None = None,
         donate: bool = False,
+        mesh: Mesh | None = None,
+        data_axis: str | None = None,
     ) -> None:
         self._backend: AbstractBackend[ModelT] = make_backend(model, optimizer)
         self._key: PRNGKeyArray = jax.random.key(0) if key is None else key
         self._donate = donate
         self._step = 0
         self._compiled: dict[tuple[Kind, Hashable], _Compiled] = {}
+        self._parallel: DataParallel | None = None
+        if mesh is not None:
+            self.distribute(mesh, data_axis=data_axis)
+
+    # -- data parallelism ----------------------------------------------------------------
+
+    @property
+    def mesh(self) -> Mesh | None:
+        """The mesh the steps run on, data-parallel; None on one device."""
+        return None if self._parallel is None else self._parallel.mesh
+
+    def distribute(self, mesh: Mesh, *, data_axis: str | None = None) -> None:
+        """Train data-parallel over `mesh` from now on.
+
+        Batches are split along the mesh axis `data_axis` (which a one-axis mesh need not
+        name), the model and optimizer state are replicated on every device, and each step
+        is compiled once with those shardings. The loss and metrics are those of the whole
+        global batch. With several processes (see `elbox.distributed`), each process
+        passes its own share of every global batch.
+
+        Raises:
+            ValueError: when `data_axis` is not an axis of `mesh`.
+        """
+        parallel = DataParallel(mesh, data_axis)
+        self._backend.write(parallel.replicate(self._backend.read()))
+        self._key = parallel.replicate([self._key])[0]
+        self._parallel = parallel
+        self._compiled.clear()
 
     # -- state -----------------------------------------------------------------------
 
@@ -117,6 +149,8 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         """A snapshot of the training state (for checkpoints)."""
         params, opt_state = jax.tree.unflatten(self._backend.treedef, self._backend.read())
         step = jnp.asarray(self._step, dtype=jnp.int32)
+        if self._parallel is not None:
+            step = self._parallel.replicate([step])[0]
         return TrainState(params=params, opt_state=opt_state, step=step, key=self._key)
 
     def load_state(self, state: TrainState) -> None:
@@ -137,9 +171,13 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
                 f"shapes or dtypes differ): expected {_describe_leaves(current)}, "
                 f"got {_describe_leaves(leaves)}"
             )
+        key = state.key
+        if self._parallel is not None:
+            leaves = self._parallel.replicate(leaves)
+            key = self._parallel.replicate([key])[0]
         self._backend.write(leaves)
         self._step = int(state.step)
-        self._key = state.key
+        self._key = key
 
     # -- compiled steps --------------------------------------------------------------
 
@@ -171,11 +209,20 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
             params, opt_state = jax.tree.unflatten(treedef, leaves)
             return backend.evaluate(params, opt_state, batch, step, make_loss_fn)
 
+        shardings: dict[str, Any] = {}
+        if self._parallel is not None:
+            replicated = self._parallel.replicated
+            data = self._parallel.batch_sharding(stacked=kind == "steps")
+            shardings = {
+                "in_shardings": (replicated, data, replicated),
+                "out_shardings": replicated,
+            }
         if kind == "evaluate":
-            fn: _Compiled = jax.jit(evaluate)
+            fn: _Compiled = jax.jit(evaluate, **shardings)
         else:
             donate = (0,) if self._donate else ()
-            fn = jax.jit(one_step if kind == "step" else many_steps, donate_argnums=donate)
+            step_fn = one_step if kind == "step" else many_steps
+            fn = jax.jit(step_fn, donate_argnums=donate, **shardings)
         self._compiled[kind, loss] = fn
         return fn
 
@@ -185,8 +232,12 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         fn = self._compiled.get((kind, loss))
         return self._compile(kind, loss, build()) if fn is None else fn
 
-    def _run_steps(self, fn: _Compiled, batch: Any, step: int, count: int) -> tuple[Any, Any]:
+    def _run_steps(
+        self, fn: _Compiled, batch: Any, step: int, count: int, *, stacked: bool
+    ) -> tuple[Any, Any]:
         """Run a compiled step (or `count` fused steps) and write the new state back."""
+        if self._parallel is not None:
+            batch = self._parallel.place_batch(batch, stacked=stacked)
         leaves, loss, metrics = fn(self._backend.read(), batch, step)
         self._backend.write(leaves)
         self._step = step + count
@@ -195,6 +246,8 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
     def _run_evaluate(
         self, fn: _Compiled, batch: Any, step: int
     ) -> tuple[Float[Array, ""], Metrics]:
+        if self._parallel is not None:
+            batch = self._parallel.place_batch(batch, stacked=False)
         loss, metrics = fn(self._backend.read(), batch, step)
         return loss, metrics
 

@@ -5,6 +5,7 @@ from typing import Any, TypeVar, final
 import jax
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._backend import LossFnFactory
@@ -40,6 +41,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         make_loss_fn: `step -> loss_fn`.
         key: the base PRNG key (see `AbstractTrainer.key`).
         donate: donate the training state's buffers to each step.
+        mesh: train data-parallel over this mesh (see `AbstractTrainer.distribute`).
+        data_axis: the mesh axis that splits batches (for a mesh of several axes).
     """
 
     def __init__(
@@ -50,13 +53,15 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         *,
         key: PRNGKeyArray | None = None,
         donate: bool = False,
+        mesh: Mesh | None = None,
+        data_axis: str | None = None,
     ) -> None:
         if not callable(make_loss_fn):
             raise TypeError(
                 "make_loss_fn must be a callable step -> loss_fn(model, batch); "
                 f"got {type(make_loss_fn).__name__}"
             )
-        super().__init__(model, optimizer, key=key, donate=donate)
+        super().__init__(model, optimizer, key=key, donate=donate, mesh=mesh, data_axis=data_axis)
         self.make_loss_fn = make_loss_fn
 
     def train_step(
@@ -67,7 +72,7 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         _leading_size(batch, "a batch")
         current = self._resolve_step(step)
         fn = self._compiled_fn("step", _LOSS, lambda: self.make_loss_fn)
-        loss, metrics = self._run_steps(fn, batch, current, 1)
+        loss, metrics = self._run_steps(fn, batch, current, 1, stacked=False)
         return loss, metrics
 
     def train_steps(
@@ -78,7 +83,7 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         count = _leading_size(batches, "stacked batches")
         current = self._resolve_step(step)
         fn = self._compiled_fn("steps", _LOSS, lambda: self.make_loss_fn)
-        losses, metrics = self._run_steps(fn, batches, current, count)
+        losses, metrics = self._run_steps(fn, batches, current, count, stacked=True)
         return losses, metrics
 
     def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:

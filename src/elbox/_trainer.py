@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy.typing as npt
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._backend import LossFn, LossFnFactory
@@ -63,6 +64,9 @@ class VAETrainer(AbstractTrainer[ModelT]):
             weight, such as an optax schedule.
         donate: donate the training state's buffers to each step, saving memory; arrays you
             took from the model before a step are then invalid after it.
+        mesh: train data-parallel over this mesh (see `distribute` and
+            `elbox.data_parallel_mesh`); None trains on one device.
+        data_axis: the mesh axis that splits batches (needed only for a mesh of several axes).
 
     Example:
         >>> import jax.numpy as jnp
@@ -87,10 +91,12 @@ class VAETrainer(AbstractTrainer[ModelT]):
         key: PRNGKeyArray | None = None,
         kl_schedule: KLScheduleLike | None = None,
         donate: bool = False,
+        mesh: Mesh | None = None,
+        data_axis: str | None = None,
     ) -> None:
         if config is not None and not isinstance(config, VAETrainingConfig):
             raise TypeError(f"config must be a VAETrainingConfig; got {type(config).__name__}")
-        super().__init__(model, optimizer, key=key, donate=donate)
+        super().__init__(model, optimizer, key=key, donate=donate, mesh=mesh, data_axis=data_axis)
         self.config = VAETrainingConfig() if config is None else config
         self.kl_schedule: KLScheduleLike = (
             schedule_from_config(self.config) if kl_schedule is None else kl_schedule
@@ -173,7 +179,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
         x = _checked_data(batch, leading_axes=1)
         current = self._resolve_step(step)
         fn = self._compiled_fn("step", loss_type, lambda: self._loss_factory(loss_type))
-        loss, metrics = self._run_steps(fn, x, current, 1)
+        loss, metrics = self._run_steps(fn, x, current, 1, stacked=False)
         return loss, metrics
 
     def train_steps(
@@ -190,7 +196,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
         xs = _checked_data(batches, leading_axes=2)
         current = self._resolve_step(step)
         fn = self._compiled_fn("steps", loss_type, lambda: self._loss_factory(loss_type))
-        losses, metrics = self._run_steps(fn, xs, current, int(xs.shape[0]))
+        losses, metrics = self._run_steps(fn, xs, current, int(xs.shape[0]), stacked=True)
         return losses, metrics
 
     def compute_loss(

@@ -24,6 +24,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
 from .._base_trainer import checked_step
+from .._sharding import is_primary_process, sync_processes
 from .._train_state import TrainState
 
 # The items of one checkpoint: the TrainState's arrays as a flat list (StandardSave, no
@@ -341,8 +342,11 @@ class CheckpointStore:
             best_fn=None if monitor is None else functools.partial(_metric_or_nan, monitor=monitor),
             best_mode=mode,
         )
-        self._purge_trash()
-        self._set_aside_damaged_steps()
+        # With several processes (sharing the folder) process 0 tidies it; the others wait.
+        if is_primary_process():
+            self._purge_trash()
+            self._set_aside_damaged_steps()
+        sync_processes(f"elbox-checkpoint-open:{self._directory}")
         try:
             with _quiet_orbax_logs():
                 self._manager = ocp.CheckpointManager(
@@ -466,8 +470,10 @@ class CheckpointStore:
                 self._manager.delete(step)
             self._manager.save(step, args=args, metrics=orbax_metrics, force=True)
             step_folder = self._step_folder(step)
-            if step_folder.is_dir():  # unless retention removed it at once (an old step)
+            # unless retention removed it at once (an old step)
+            if is_primary_process() and step_folder.is_dir():
                 _write_manifest(step_folder)
+            sync_processes(f"elbox-checkpoint-manifest:{self._directory}:{step}")
             listed = list(self._manager.all_steps())
             if listed != sorted(listed):  # orbax lists in save order; re-read in step order
                 self._manager.reload()
@@ -477,7 +483,8 @@ class CheckpointStore:
                 f"{_reason(error)}"
             ) from error
         finally:
-            self._purge_trash()
+            if is_primary_process():
+                self._purge_trash()
 
     # -- restoring ----------------------------------------------------------------------
 
@@ -681,7 +688,8 @@ class CheckpointStore:
         try:
             self._manager.close()
         finally:
-            self._purge_trash()
+            if is_primary_process():
+                self._purge_trash()
 
     def __enter__(self) -> "CheckpointStore":
         """The store itself, closed at the end of the `with` block."""

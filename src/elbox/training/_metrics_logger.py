@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, final
 
+from .._sharding import is_primary_process
 from ._callback import Callback
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class MetricsLogger(Callback):
 
     Lines are flushed every `flush_every_steps` steps and at each epoch's end, so a crash
     loses little. A resumed fit first drops the lines written after its checkpoint, so the
-    files read as one uninterrupted run.
+    files read as one uninterrupted run. With several processes only process 0 writes.
 
     Example:
         >>> from elbox.training import MetricsLogger
@@ -58,6 +59,8 @@ class MetricsLogger(Callback):
         return self.run_dir / "epochs.csv"
 
     def on_fit_start(self, trainer: "Trainer") -> None:
+        if not is_primary_process():  # with several processes, process 0 writes the logs
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         kept: list[str] = []
         self._epochs = []

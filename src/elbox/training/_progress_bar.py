@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 from tqdm import tqdm
 
+from .._sharding import is_primary_process
 from ._callback import Callback
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ class ProgressBar(Callback):
         self._last_print = 0.0
         self._epoch_start = 0.0
         self._epoch_steps = 0
+        self._silent = False
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self._silent = not is_primary_process()  # with several processes, only process 0
 
     @property
     def plain(self) -> bool:
@@ -66,6 +71,8 @@ class ProgressBar(Callback):
         return self.force_plain or not self.stream.isatty()
 
     def _write(self, line: str) -> None:
+        if self._silent:
+            return
         if self._bar is not None:
             self._bar.write(line, file=self.stream)
         else:
@@ -74,7 +81,7 @@ class ProgressBar(Callback):
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         self._epoch_start = self._last_print = time.perf_counter()
         self._epoch_steps = 0
-        if not self.plain:
+        if not self.plain and not self._silent:
             self._bar = tqdm(
                 total=trainer.steps_per_epoch,
                 desc=f"epoch {epoch + 1}/{trainer.epochs}",

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
 from .._backend import LossFnFactory
@@ -102,6 +103,9 @@ class Trainer:
         loss_type: the reconstruction loss for a `VAETrainer` (default `"mse"`).
         steps_per_dispatch: K > 1 stacks K batches and runs them as one fused dispatch
             (`train_steps`); callbacks still see every step's metrics.
+        mesh: train data-parallel over this mesh (`trainer.distribute(mesh)`): each batch
+            is split over the mesh's devices. With several processes each one passes its
+            share of every global batch; only process 0 writes logs.
 
     Example:
         >>> import jax, optax
@@ -124,6 +128,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         loss_type: LossType | None = None,
         steps_per_dispatch: int = 1,
+        mesh: Mesh | None = None,
     ) -> None:
         if not isinstance(trainer, AbstractTrainer):
             raise TypeError(
@@ -138,6 +143,8 @@ class Trainer:
             raise TypeError(f"callbacks must be elbox.training.Callback instances; got {bad}")
         steps_per_dispatch = checked_int("", "steps_per_dispatch", steps_per_dispatch, 1)
         self.engine: AbstractTrainer[Any] = trainer
+        if mesh is not None:
+            trainer.distribute(mesh)
         self.callbacks: list[Callback] = list(callbacks)
         self.steps_per_dispatch: int = steps_per_dispatch
         if isinstance(trainer, VAETrainer):
@@ -182,6 +189,7 @@ class Trainer:
         steps_per_dispatch: int = 1,
         key: PRNGKeyArray | None = None,
         donate: bool = False,
+        mesh: Mesh | None = None,
     ) -> "Trainer":
         """A Trainer over the loss that `make_loss_fn(step)` returns (the spec's pattern).
 
@@ -189,7 +197,7 @@ class Trainer:
         compiles once: `Trainer.from_loss_fn(model, optimizer, lambda step:
         vae_trainer.create_loss_fn(step=step), callbacks=...)`.
         """
-        engine = LossFnTrainer(model, optimizer, make_loss_fn, key=key, donate=donate)
+        engine = LossFnTrainer(model, optimizer, make_loss_fn, key=key, donate=donate, mesh=mesh)
         return cls(engine, callbacks=callbacks, steps_per_dispatch=steps_per_dispatch)
 
     # -- the stop flag ---------------------------------------------------------------
