@@ -18,7 +18,7 @@ import elbox.distributed
 from elbox import VAETrainingConfig, data_parallel_mesh
 from elbox.training import CheckpointConfig, MetricsLogger, ModelCheckpoint, Trainer
 
-from .helpers import make_trainer, params_of, patterns
+from .helpers import Framework, make_trainer, params_of, patterns
 
 CONFIG = VAETrainingConfig(kl_annealing="linear", kl_warmup_steps=10, beta=2.0, free_bits=0.1)
 GLOBAL_BATCH, BATCHES, EPOCHS = 8, 5, 2

@@ -100,7 +100,9 @@ class DataParallel:
                     f"divisible by {self.num_shards}"
                 )
             if jax.process_count() == 1:
-                return jax.device_put(leaf, sharding)
+                # The compiled step's in_shardings split host data (in C++, cheaply); a JAX
+                # array already placed elsewhere must be moved explicitly.
+                return jax.device_put(leaf, sharding) if isinstance(leaf, jax.Array) else leaf
             return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
 
         return jax.tree.map(place, batch)
