@@ -76,45 +76,26 @@ def build_vae(
     options: TrainOptions, image_shape: tuple[int, int, int], config: VAETrainingConfig
 ) -> tuple[VAETrainer[Any], Any]:
     """The model, its optimizer and the VAETrainer that the options describe."""
-    output = decoder_output(options)
     tx = optax.adam(options.learning_rate)
     key = jax.random.key(options.seed)
+    init: dict[str, Any]
     if options.framework == "nnx":
-        rngs = nnx.Rngs(options.seed)
-        model: Any = (
-            nnx_models.MLPVAE(
-                math.prod(image_shape),
-                hidden=options.hidden,
-                latent=options.latent,
-                output=output,
-                rngs=rngs,
-            )
-            if options.model == "mlp"
-            else nnx_models.ConvVAE(
-                image_shape, hidden=options.hidden, latent=options.latent, output=output, rngs=rngs
-            )
-        )
-        optimizer: Any = nnx.Optimizer(model, tx, wrt=nnx.Param)
+        models: Any = nnx_models
+        init = {"rngs": nnx.Rngs(options.seed)}
     else:
+        models = eqx_models
         init_key, key = jax.random.split(key)
-        model = (
-            eqx_models.MLPVAE(
-                math.prod(image_shape),
-                hidden=options.hidden,
-                latent=options.latent,
-                output=output,
-                key=init_key,
-            )
-            if options.model == "mlp"
-            else eqx_models.ConvVAE(
-                image_shape,
-                hidden=options.hidden,
-                latent=options.latent,
-                output=output,
-                key=init_key,
-            )
-        )
-        optimizer = tx
+        init = {"key": init_key}
+    architecture = models.MLPVAE if options.model == "mlp" else models.ConvVAE
+    inputs = math.prod(image_shape) if options.model == "mlp" else image_shape
+    model = architecture(
+        inputs,
+        hidden=options.hidden,
+        latent=options.latent,
+        output=decoder_output(options),
+        **init,
+    )
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param) if options.framework == "nnx" else tx
     return VAETrainer(model, optimizer, config, key=key), optimizer
 
 

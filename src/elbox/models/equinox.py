@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._conv_layout import conv_layout
+
 OutputKind = Literal["logits", "sigmoid"]
 
 
@@ -71,35 +73,6 @@ class MLPVAE(eqx.Module):
         return self.decode(z), mean, logvar
 
 
-def _conv_layout(
-    image_shape: tuple[int, int, int], channels: Sequence[int]
-) -> tuple[tuple[int, ...], tuple[int, int, int]]:
-    """The checked channels, and the shape `(height, width, channels)` after the encoder's
-    convolutions. The NNX twin has the same check."""
-    if len(image_shape) != 3 or any(
-        isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in image_shape
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width, channels) of positive ints; got {image_shape!r}"
-        )
-    widths = tuple(channels)
-    if not widths or any(
-        isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths
-    ):
-        raise ValueError(
-            f"channels must be a non-empty sequence of positive ints; got {channels!r}"
-        )
-    height, width, _ = image_shape
-    factor = 2 ** len(widths)
-    if height % factor or width % factor:
-        raise ValueError(
-            f"image_shape {image_shape}: height and width must be divisible by "
-            f"2**len(channels) = {factor}, as each of the {len(widths)} strided convolutions "
-            f"halves them; got {height}x{width}"
-        )
-    return widths, (height // factor, width // factor, widths[-1])
-
-
 class ConvVAE(eqx.Module):
     """A convolutional VAE on channels-last images `(batch, height, width, channels)`; the
     Equinox twin of `elbox.models.nnx.ConvVAE`, with the same layers and parameter count.
@@ -154,7 +127,7 @@ class ConvVAE(eqx.Module):
         output: OutputKind = "logits",
         key: PRNGKeyArray,
     ) -> None:
-        widths, bottleneck = _conv_layout(image_shape, channels)
+        widths, bottleneck = conv_layout(image_shape, channels)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         keys = iter(jax.random.split(key, 2 * len(widths) + 6))
         encoder_in = (image_shape[2], *widths[:-1])

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float
 
+from ._conv_layout import conv_layout
+
 OutputKind = Literal["logits", "sigmoid"]
 
 
@@ -69,35 +71,6 @@ class MLPVAE(nnx.Module):
         return self.decode(z), mean, logvar
 
 
-def _conv_layout(
-    image_shape: tuple[int, int, int], channels: Sequence[int]
-) -> tuple[tuple[int, ...], tuple[int, int, int]]:
-    """The checked channels, and the shape `(height, width, channels)` after the encoder's
-    convolutions. The Equinox twin has the same check."""
-    if len(image_shape) != 3 or any(
-        isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in image_shape
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width, channels) of positive ints; got {image_shape!r}"
-        )
-    widths = tuple(channels)
-    if not widths or any(
-        isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths
-    ):
-        raise ValueError(
-            f"channels must be a non-empty sequence of positive ints; got {channels!r}"
-        )
-    height, width, _ = image_shape
-    factor = 2 ** len(widths)
-    if height % factor or width % factor:
-        raise ValueError(
-            f"image_shape {image_shape}: height and width must be divisible by "
-            f"2**len(channels) = {factor}, as each of the {len(widths)} strided convolutions "
-            f"halves them; got {height}x{width}"
-        )
-    return widths, (height // factor, width // factor, widths[-1])
-
-
 class ConvVAE(nnx.Module):
     """A convolutional VAE on channels-last images `(batch, height, width, channels)`.
 
@@ -142,7 +115,7 @@ class ConvVAE(nnx.Module):
         output: OutputKind = "logits",
         rngs: nnx.Rngs,
     ) -> None:
-        widths, bottleneck = _conv_layout(image_shape, channels)
+        widths, bottleneck = conv_layout(image_shape, channels)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         encoder_in = (image_shape[2], *widths[:-1])
         self.encoder_convs = nnx.List(
