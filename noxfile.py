@@ -90,3 +90,14 @@ def bench(session: nox.Session) -> None:
             session.error(f"no benchmark named {session.posargs}; see benchmarks/")
     for script in scripts:
         session.run("python", str(script))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/; any warning (a broken link, a missing
+    reference) fails the build.
+
+    Extra arguments go to mkdocs: `nox -s docs -- --site-dir /tmp/site`.
+    """
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs)

@@ -28,8 +28,7 @@ def _leading_size(batch: Any, what: str) -> int:
 class LossFnTrainer(AbstractTrainer[ModelT]):
     """Trains a model on the loss that `make_loss_fn(step)` returns.
 
-    The spec's integration pattern: `make_loss_fn(step)` returns
-    `loss_fn(model, batch) -> (loss, metrics)`, for example
+    `make_loss_fn(step)` returns `loss_fn(model, batch) -> (loss, metrics)`, for example
     `lambda step: vae_trainer.create_loss_fn(step=step)`. It is called with a traced step
     inside the compiled step, so the step is compiled once however many steps run.
     Batches may be any pytree of arrays (a mapping with labels, say); they go to `loss_fn`
@@ -67,7 +66,17 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
     def train_step(
         self, batch: Batch, *, step: StepLike | None = None
     ) -> tuple[Float[Array, ""], Metrics]:
-        """One optimisation step of `make_loss_fn(step)` on `batch`."""
+        """One optimisation step of `make_loss_fn(step)` on `batch`.
+
+        Args:
+            batch: an array or a pytree of arrays with the batch on the leading axis,
+                passed to `loss_fn` as it is.
+            step: the step number given to `make_loss_fn`; without it the trainer's
+                counter. Either way the counter becomes `step + 1`.
+
+        Returns:
+            The loss and the metrics `loss_fn` returned, as JAX scalars.
+        """
         refuse_tracers(batch)
         _leading_size(batch, "a batch")
         current = self._resolve_step(step)
@@ -78,7 +87,15 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
     def train_steps(
         self, batches: Batch, *, step: StepLike | None = None
     ) -> tuple[Float[Array, " steps"], dict[str, Float[Array, " steps"]]]:
-        """K steps in one dispatch; every leaf of `batches` has a leading axis of size K."""
+        """K steps in one dispatch, equal to K calls of `train_step`.
+
+        Args:
+            batches: K batches stacked: every leaf has a leading axis of size K.
+            step: the step number of the first of them (default: the counter).
+
+        Returns:
+            The K losses and the metrics, each of shape `(K,)`.
+        """
         refuse_tracers(batches)
         count = _leading_size(batches, "stacked batches")
         current = self._resolve_step(step)
@@ -87,7 +104,15 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         return losses, metrics
 
     def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
-        """The metrics of `make_loss_fn(step)` on `batch`, updating nothing."""
+        """The metrics of `make_loss_fn(step)` on `batch`, updating nothing.
+
+        Args:
+            batch: as for `train_step`.
+            step: the step number given to `make_loss_fn` (default: the counter).
+
+        Returns:
+            The metrics `loss_fn` returned, as JAX scalars.
+        """
         refuse_tracers(batch)
         fn = self._compiled_fn("evaluate", _LOSS, lambda: self.make_loss_fn)
         _, metrics = self._run_evaluate(fn, batch, self._resolve_step(step))

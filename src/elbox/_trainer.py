@@ -147,6 +147,15 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Works with `nnx.grad` / `nnx.value_and_grad` for NNX models and with
         `eqx.filter_grad` / `eqx.filter_value_and_grad` for Equinox models, and with a
         traced `step` inside `jax.jit`.
+
+        Args:
+            step: the step whose KL weight (and, for Equinox, noise key) the loss uses;
+                a Python int or a traced integer array.
+            loss_type: the reconstruction loss, as for `train_step`.
+
+        Returns:
+            `loss_fn(model, batch)`, returning the loss and the metrics `loss`,
+            `recon_loss`, `kl_loss` and `kl_weight`.
         """
         return self._backend.loss_fn(self.objective(loss_type), step, self._key)
 
@@ -190,6 +199,13 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Equal to K calls of `train_step` with steps `step, ..., step + K - 1`, but run as
         one compiled `lax.scan`, so Python's per-step overhead is paid once.
 
+        Args:
+            batches: K batches stacked on a leading axis, shape `(K, batch, ...)`, or a
+                mapping holding them under `image` or `data`.
+            step: the step number of the first batch (default: the counter); the counter
+                becomes `step + K`.
+            loss_type: the reconstruction loss, as for `train_step`.
+
         Returns:
             The K losses and the metrics, each of shape `(K,)`.
         """
@@ -202,7 +218,16 @@ class VAETrainer(AbstractTrainer[ModelT]):
     def compute_loss(
         self, batch: Batch, *, step: StepLike | None = None, loss_type: LossType = "mse"
     ) -> tuple[Float[Array, ""], Metrics]:
-        """`(loss, metrics)` on `batch` at `step` (default: the counter), updating nothing."""
+        """`(loss, metrics)` on `batch` at `step`, updating nothing.
+
+        Args:
+            batch: as for `train_step`.
+            step: the step whose KL weight applies (default: the counter).
+            loss_type: the reconstruction loss, as for `train_step`.
+
+        Returns:
+            The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight`.
+        """
         x = _checked_data(batch, leading_axes=1)
         fn = self._compiled_fn("evaluate", loss_type, lambda: self._loss_factory(loss_type))
         return self._run_evaluate(fn, x, self._resolve_step(step))
@@ -214,6 +239,14 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
         `neg_elbo` is the unannealed objective, `recon_loss + KL` with KL weight 1 and no
         free bits: the number comparable across runs, schedules and betas.
+
+        Args:
+            batch: as for `train_step`.
+            step: the step whose KL weight applies to `loss` (default: the counter).
+            loss_type: the reconstruction loss, as for `train_step`.
+
+        Returns:
+            The metrics `loss`, `recon_loss`, `kl_loss`, `kl_weight` and `neg_elbo`.
         """
         x = _checked_data(batch, leading_axes=1)
         fn = self._compiled_fn(

@@ -53,6 +53,12 @@ def resolve_config(
     Arguments win over the environment variables `JAX_COORDINATOR_ADDRESS`,
     `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID`.
 
+    Args:
+        coordinator_address: `host:port` of process 0's coordinator.
+        num_processes: how many processes take part.
+        process_id: this process's index, from 0 to `num_processes - 1`.
+        environ: the environment to read (default: `os.environ`).
+
     Raises:
         ValueError: for an address without a port, a process count below 1, a process id
             outside `[0, num_processes)`, or a count given without an id (or the reverse).
@@ -109,6 +115,14 @@ def initialize(
     To try it on one machine, start the same script twice with
     `JAX_COORDINATOR_ADDRESS=127.0.0.1:1234`, `JAX_NUM_PROCESSES=2` and `JAX_PROCESS_ID`
     set to 0 and 1 (the "Scaling out" guide shows the commands).
+
+    Args:
+        coordinator_address: `host:port` of process 0's coordinator, the same in every
+            process.
+        num_processes: how many processes take part.
+        process_id: this process's index, from 0 to `num_processes - 1`.
+        local_device_ids: the local devices this process uses (default: all of them).
+        timeout_seconds: how long to wait for the other processes to join.
 
     Returns:
         The configuration used.

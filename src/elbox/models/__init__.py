@@ -1,2 +1,4 @@
-"""Reference VAE models, each written for Flax NNX (`elbox.models.nnx`) and for Equinox
-(`elbox.models.equinox`) with the same architecture and parameter count."""
+"""Reference VAE models, written twice with the same architecture and parameter count.
+
+`elbox.models.nnx` holds the Flax NNX versions, `elbox.models.equinox` the Equinox ones.
+"""

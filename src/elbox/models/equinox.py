@@ -11,11 +11,23 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._conv_layout import conv_layout
 
 OutputKind = Literal["logits", "sigmoid"]
+"""What the decoder returns: `"logits"` (unbounded; for `loss_type="mse"` or
+`"bce_logits"`) or `"sigmoid"` (probabilities in [0, 1]; for `loss_type="bce"`)."""
 
 
 class MLPVAE(eqx.Module):
-    """A multilayer-perceptron VAE on flat inputs; the Equinox twin of
-    `elbox.models.nnx.MLPVAE`, with the same layers and parameter count.
+    """A multilayer-perceptron VAE on flat inputs, in Equinox.
+
+    The twin of `elbox.models.nnx.MLPVAE`, with the same layers and parameter count:
+    encoder `features -> hidden -> (mean, logvar)`, decoder `latent -> hidden -> features`,
+    ReLU between. The decoder returns logits or probabilities, by `output`.
+
+    Args:
+        features: the size of each flat input.
+        hidden: the width of the hidden layers.
+        latent: the dimension of the latent space.
+        output: `"logits"` or `"sigmoid"` (probabilities).
+        key: the parameter initialisers' key.
 
     Example:
         >>> import jax
@@ -67,6 +79,10 @@ class MLPVAE(eqx.Module):
     ) -> tuple[
         Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
     ]:
+        """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
+
+        The noise is drawn from `key`; `VAETrainer` passes a new key at every step.
+        """
         mean, logvar = self.encode(x)
         noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * noise
@@ -74,9 +90,9 @@ class MLPVAE(eqx.Module):
 
 
 class ConvVAE(eqx.Module):
-    """A convolutional VAE on channels-last images `(batch, height, width, channels)`; the
-    Equinox twin of `elbox.models.nnx.ConvVAE`, with the same layers and parameter count.
+    """A convolutional VAE on channels-last images `(batch, height, width, channels)`, in Equinox.
 
+    The twin of `elbox.models.nnx.ConvVAE`, with the same layers and parameter count.
     Equinox's convolutions take one channels-first image, so each example is transposed
     and the layers are vmapped over the batch. The bottleneck is flattened in
     `(height, width, channels)` order, as in the NNX twin, so the two compute the same
@@ -194,6 +210,10 @@ class ConvVAE(eqx.Module):
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:
+        """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
+
+        The noise is drawn from `key`; `VAETrainer` passes a new key at every step.
+        """
         mean, logvar = self.encode(x)
         noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * noise

@@ -11,6 +11,8 @@ from jaxtyping import Array, Float
 from ._conv_layout import conv_layout
 
 OutputKind = Literal["logits", "sigmoid"]
+"""What the decoder returns: `"logits"` (unbounded; for `loss_type="mse"` or
+`"bce_logits"`) or `"sigmoid"` (probabilities in [0, 1]; for `loss_type="bce"`)."""
 
 
 class MLPVAE(nnx.Module):
@@ -21,6 +23,13 @@ class MLPVAE(nnx.Module):
     `"bce_logits"`) or probabilities (`output="sigmoid"`, for `"bce"`). The
     reparameterisation noise comes from the `noise` stream of `rngs` (its `default`
     stream when it has none).
+
+    Args:
+        features: the size of each flat input.
+        hidden: the width of the hidden layers.
+        latent: the dimension of the latent space.
+        output: `"logits"` or `"sigmoid"` (probabilities).
+        rngs: the parameter initialisers' and the noise's random streams.
 
     Example:
         >>> import jax.numpy as jnp
@@ -65,6 +74,11 @@ class MLPVAE(nnx.Module):
     ) -> tuple[
         Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
     ]:
+        """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
+
+        The noise comes from the `noise` stream of the model's `rngs`, so each call draws
+        new noise.
+        """
         mean, logvar = self.encode(x)
         noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * noise
@@ -179,6 +193,11 @@ class ConvVAE(nnx.Module):
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:
+        """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
+
+        The noise comes from the `noise` stream of the model's `rngs`, so each call draws
+        new noise.
+        """
         mean, logvar = self.encode(x)
         noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)
         z = mean + jnp.exp(0.5 * logvar) * noise

@@ -97,6 +97,12 @@ class Trainer:
     `val_recon_loss`, `val_kl_loss` and `val_neg_elbo` (the unannealed negative ELBO: KL
     weight 1, no free bits).
 
+    Callbacks read the loop's state from these attributes: `engine` (the trainer whose
+    steps run), `callbacks`, `loss_type`, `history` (the `History` so far), `epoch` (the
+    current epoch, from 0), `epochs` (the total), `steps_per_epoch` (None when the data
+    has no length), `should_stop` and `stop_reason` (set by `request_stop`) and
+    `resumed_from`.
+
     Args:
         trainer: the `VAETrainer` (or other `AbstractTrainer`) whose steps to run.
         callbacks: `Callback`s, called in order.
@@ -191,11 +197,25 @@ class Trainer:
         donate: bool = False,
         mesh: Mesh | None = None,
     ) -> "Trainer":
-        """A Trainer over the loss that `make_loss_fn(step)` returns (the spec's pattern).
+        """A Trainer over the loss that `make_loss_fn(step)` returns.
 
-        `make_loss_fn` is called with a traced step inside the compiled step, so the step
-        compiles once: `Trainer.from_loss_fn(model, optimizer, lambda step:
-        vae_trainer.create_loss_fn(step=step), callbacks=...)`.
+        This is how a `create_loss_fn(step=...)` factory plugs into the training loop:
+        `Trainer.from_loss_fn(model, optimizer, lambda step:
+        vae_trainer.create_loss_fn(step=step), callbacks=...)`. `make_loss_fn` is called
+        with a traced step inside the compiled step, so the step compiles once.
+
+        Args:
+            model: an `nnx.Module` or an `eqx.Module`.
+            optimizer: its `nnx.Optimizer`, or an optax optimizer for an Equinox model.
+            make_loss_fn: `step -> loss_fn(model, batch) -> (loss, metrics)`.
+            callbacks: `Callback`s, called in order.
+            steps_per_dispatch: steps fused into one dispatch (see `Trainer`).
+            key: the base PRNG key (see `AbstractTrainer.key`).
+            donate: donate the training state's buffers to each step.
+            mesh: train data-parallel over this mesh.
+
+        Returns:
+            A Trainer driving a `LossFnTrainer`.
         """
         engine = LossFnTrainer(model, optimizer, make_loss_fn, key=key, donate=donate, mesh=mesh)
         return cls(engine, callbacks=callbacks, steps_per_dispatch=steps_per_dispatch)
