@@ -71,18 +71,6 @@ def params_of(model: Any) -> list[npt.NDArray[Any]]:
     return [np.asarray(leaf) for leaf in leaves]
 
 
-def tree_allclose(a: Any, b: Any, *, rtol: float = 1e-6, atol: float = 1e-6) -> bool:
-    """Same structure and allclose leaves."""
-    a_leaves, b_leaves = jax.tree.leaves(a), jax.tree.leaves(b)
-    a_def: jax.tree_util.PyTreeDef = jax.tree.structure(a)
-    b_def: jax.tree_util.PyTreeDef = jax.tree.structure(b)
-    same_structure = a_def == b_def
-    return same_structure and all(
-        np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
-        for x, y in zip(a_leaves, b_leaves, strict=True)
-    )
-
-
 def as_float(x: Any) -> float:
     """A scalar array as a Python float."""
     return float(jnp.asarray(x))

@@ -26,9 +26,6 @@ else:
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = str
 
-Scalar: TypeAlias = Float[Array, ""]
-"""A 0-d floating-point JAX array: a loss, a metric or a KL weight."""
-
 Metrics: TypeAlias = dict[str, Float[Array, ""]]
 """Named scalar metrics, e.g. ``loss``, ``recon_loss``, ``kl_loss`` and ``kl_weight``."""
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._conv_layout import conv_layout
+from ._reparameterize import reparameterize
 
 OutputKind = Literal["logits", "sigmoid"]
 """What the decoder returns: `"logits"` (unbounded; for `loss_type="mse"` or
@@ -84,9 +85,7 @@ class MLPVAE(eqx.Module):
         The noise is drawn from `key`; `VAETrainer` passes a new key at every step.
         """
         mean, logvar = self.encode(x)
-        noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
-        z = mean + jnp.exp(0.5 * logvar) * noise
-        return self.decode(z), mean, logvar
+        return self.decode(reparameterize(mean, logvar, key)), mean, logvar
 
 
 class ConvVAE(eqx.Module):
@@ -215,6 +214,4 @@ class ConvVAE(eqx.Module):
         The noise is drawn from `key`; `VAETrainer` passes a new key at every step.
         """
         mean, logvar = self.encode(x)
-        noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
-        z = mean + jnp.exp(0.5 * logvar) * noise
-        return self.decode(z), mean, logvar
+        return self.decode(reparameterize(mean, logvar, key)), mean, logvar

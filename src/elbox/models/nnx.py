@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float
 
 from ._conv_layout import conv_layout
+from ._reparameterize import reparameterize
 
 OutputKind = Literal["logits", "sigmoid"]
 """What the decoder returns: `"logits"` (unbounded; for `loss_type="mse"` or
@@ -80,9 +80,7 @@ class MLPVAE(nnx.Module):
         new noise.
         """
         mean, logvar = self.encode(x)
-        noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)
-        z = mean + jnp.exp(0.5 * logvar) * noise
-        return self.decode(z), mean, logvar
+        return self.decode(reparameterize(mean, logvar, self.rngs.noise())), mean, logvar
 
 
 class ConvVAE(nnx.Module):
@@ -199,6 +197,4 @@ class ConvVAE(nnx.Module):
         new noise.
         """
         mean, logvar = self.encode(x)
-        noise = jax.random.normal(self.rngs.noise(), mean.shape, dtype=mean.dtype)
-        z = mean + jnp.exp(0.5 * logvar) * noise
-        return self.decode(z), mean, logvar
+        return self.decode(reparameterize(mean, logvar, self.rngs.noise())), mean, logvar

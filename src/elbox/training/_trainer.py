@@ -17,7 +17,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._backend import LossFnFactory
 from .._base_trainer import AbstractTrainer
-from .._batch import batch_data
+from .._batch import BATCH_KEYS, batch_data
 from .._custom_types import Batch, Metrics
 from .._loss_fn_trainer import LossFnTrainer
 from .._trainer import LossType, VAETrainer
@@ -62,7 +62,7 @@ def _epoch_source(data: TrainData, name: str) -> Callable[[int], Iterable[Batch]
 
 
 def _leading_size(batch: Batch) -> int:
-    if isinstance(batch, Mapping) and not any(key in batch for key in ("image", "data")):
+    if isinstance(batch, Mapping) and not any(key in batch for key in BATCH_KEYS):
         leaves = jax.tree.leaves(batch)
         return int(jnp.shape(leaves[0])[0]) if leaves else 0
     return int(jnp.shape(batch_data(batch))[0])
