@@ -5,7 +5,8 @@
 The same MLP VAE as `step_time.py` (64 inputs, 256 hidden, 16 latent, batch 128, adam) on
 64 batches per epoch from `elbox.data.batches`:
 
-- plain loop: `for batch in loader.for_epoch(epoch): trainer.train_step(batch)`;
+- plain loop: `for batch in loader.for_epoch(epoch): trainer.train_step(batch)`, on a
+  `VAETrainer(..., donate=True)`, since `Trainer.fit` donates too;
 - `Trainer.fit(loader, epochs=1)` with `steps_per_dispatch=1` (no callbacks);
 - `Trainer.fit` with `steps_per_dispatch=16` (16 steps fused per dispatch);
 - `Trainer.fit` with a MetricsLogger and a ProgressBar (plain lines), K=1.
@@ -36,9 +37,9 @@ FEATURES, HIDDEN, LATENT, BATCH, BATCHES = 64, 256, 16, 128, 64
 CONFIG = VAETrainingConfig(kl_annealing="linear", kl_warmup_steps=1000)
 
 
-def _vae() -> VAETrainer[Any]:
+def _vae(*, donate: bool = False) -> VAETrainer[Any]:
     model = eqx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, key=jax.random.key(0))
-    return VAETrainer(model, optax.adam(1e-4), CONFIG)
+    return VAETrainer(model, optax.adam(1e-4), CONFIG, donate=donate)
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     loader = batches(rng.uniform(size=(BATCH * BATCHES, FEATURES)).astype(np.float32), BATCH)
     run_dir = Path(tempfile.mkdtemp(prefix="elbox-bench-"))
 
-    plain_vae = _vae()
+    plain_vae = _vae(donate=True)
 
     def plain(epoch: int) -> None:
         loss = None

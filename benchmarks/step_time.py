@@ -1,16 +1,29 @@
-"""Time one training step of the same MLP VAE five ways, as ratios to a hand-written step.
+"""Time one training step of the same MLP VAE several ways, as ratios to a hand-written step.
 
-    python benchmarks/step_time.py [--steps 200] [--repeats 15]
+    python benchmarks/step_time.py [--steps 208] [--repeats 15]
 
-(a) a hand-written pure JAX + optax step under `jax.jit` (the baseline);
+At 64 inputs:
+
+(a) a hand-written pure JAX + optax step under `jax.jit`, donating its buffers (the
+    baseline: what a careful user writes);
+(a') the same without donation;
 (b) the Flax NNX model under `nnx.jit`, as the reference library documents;
-(c) elbox `VAETrainer` on the NNX model;
-(d) elbox `VAETrainer` on the same model written in Equinox;
+(c) elbox `VAETrainer(..., donate=True)` on the NNX model;
+(d) elbox `VAETrainer(..., donate=True)` on the same model written in Equinox;
+(c'), (d') the same two with `donate=False`, the `VAETrainer` default;
+(f) elbox's functional core, `TrainStep`, under the user's own donating `jax.jit`;
 (e) elbox `train_steps`, 16 steps fused into one dispatch, per step.
 
-The model: 64 inputs, 256 hidden, 16 latent, batch 128, adam. Each repeat times `--steps`
-steps of every variant in turn (interleaved, so drifts in machine load hit all alike) and
-the table reports medians. Timings are noisy on shared machines: read the ratios.
+At 784 inputs (MNIST-sized), the fused steps against the donating hand-written step.
+
+Every elbox variant runs with the non-finite guard on (the default `nonfinite="skip"`).
+The model: 256 hidden, 16 latent, batch 128, adam. Each repeat times `--steps` steps of
+every variant in turn (interleaved, so drifts in machine load hit all alike) and the table
+reports medians. Timings are noisy on shared machines: read the ratios.
+
+Then the device memory of one step, from XLA's own accounting of the compiled step
+(`compiled.memory_analysis()`: arguments + outputs - buffers aliased by donation + temporaries),
+with and without donation, against the size of the training state.
 """
 
 import argparse
@@ -25,30 +38,34 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from elbox import VAETrainer, VAETrainingConfig
+from elbox import TrainStep, VAETrainer, VAETrainingConfig
 from elbox.models import equinox as eqx_models
 from elbox.models import nnx as nnx_models
 
-FEATURES, HIDDEN, LATENT, BATCH, FUSED = 64, 256, 16, 128, 16
+HIDDEN, LATENT, BATCH, FUSED = 256, 16, 128, 16
 CONFIG = VAETrainingConfig(kl_annealing="linear", kl_warmup_steps=1000)
 
 Runner = Callable[[int], None]
 """Runs n training steps and waits for the last one."""
 
 
-def _data(steps: int) -> jax.Array:
-    return jax.random.uniform(jax.random.key(0), (steps, BATCH, FEATURES))
+def _data(features: int, count: int = FUSED) -> jax.Array:
+    return jax.random.uniform(jax.random.key(0), (count, BATCH, features))
 
 
-def _batches() -> list[jax.Array]:
+def _batches(features: int) -> list[jax.Array]:
     # Sliced once, so the timed loops dispatch training steps and nothing else.
-    data = _data(FUSED)
+    data = _data(features)
     return [data[i] for i in range(FUSED)]
 
 
-def pure_jax(steps: int) -> Runner:
-    """(a): the MLP VAE as a dict of arrays, ELBO by hand, optax, one `jax.jit` step."""
-    model = eqx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, key=jax.random.key(0))
+def _eqx_model(features: int) -> eqx_models.MLPVAE:
+    return eqx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, key=jax.random.key(0))
+
+
+def pure_jax(features: int, *, donate: bool) -> Runner:
+    """(a), (a'): the MLP VAE as a dict of arrays, ELBO by hand, optax, one `jax.jit` step."""
+    model = _eqx_model(features)
     layers = ("encoder", "mean", "logvar", "decoder_hidden", "decoder_out")
     params = {name: (getattr(model, name).weight.T, getattr(model, name).bias) for name in layers}
     tx = optax.adam(1e-4)
@@ -72,20 +89,20 @@ def pure_jax(steps: int) -> Runner:
         loss: jax.Array = recon_loss + weight * kl
         return loss
 
-    @jax.jit
     def step_fn(params: Any, opt_state: Any, x: jax.Array, step: Any) -> Any:
         loss, grads = jax.value_and_grad(loss_fn)(params, x, step)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    data = _batches()
+    compiled = jax.jit(step_fn, donate_argnums=(0, 1) if donate else ())
+    data = _batches(features)
     state = {"params": params, "opt_state": opt_state, "step": 0}
 
     def run(n: int) -> None:
         p, o, s = state["params"], state["opt_state"], state["step"]
         loss = None
         for i in range(n):
-            p, o, loss = step_fn(p, o, data[i % FUSED], s)
+            p, o, loss = compiled(p, o, data[i % FUSED], s)
             s += 1
         jax.block_until_ready(loss)
         state.update(params=p, opt_state=o, step=s)
@@ -93,9 +110,9 @@ def pure_jax(steps: int) -> Runner:
     return run
 
 
-def nnx_jit(steps: int) -> Runner:
+def nnx_jit(features: int) -> Runner:
     """(b): the reference library's way: its loss inside a step under `nnx.jit`."""
-    model = nnx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(0))
+    model = nnx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-4), wrt=nnx.Param)
     loss_of = VAETrainer(model, optimizer, CONFIG).create_loss_fn
 
@@ -108,7 +125,7 @@ def nnx_jit(steps: int) -> Runner:
         result: jax.Array = loss
         return result
 
-    data = _batches()
+    data = _batches(features)
     counter = [0]
 
     def run(n: int) -> None:
@@ -121,8 +138,8 @@ def nnx_jit(steps: int) -> Runner:
     return run
 
 
-def _elbox(trainer: VAETrainer[Any]) -> Runner:
-    data = _batches()
+def _elbox(trainer: VAETrainer[Any], features: int) -> Runner:
+    data = _batches(features)
 
     def run(n: int) -> None:
         loss = None
@@ -133,24 +150,40 @@ def _elbox(trainer: VAETrainer[Any]) -> Runner:
     return run
 
 
-def elbox_nnx(steps: int) -> Runner:
-    """(c): `VAETrainer.train_step` on the NNX model."""
-    model = nnx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(0))
+def nnx_trainer(features: int, *, donate: bool) -> VAETrainer[Any]:
+    """The `VAETrainer` of variants (c) and (c')."""
+    model = nnx_models.MLPVAE(features, hidden=HIDDEN, latent=LATENT, rngs=nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-4), wrt=nnx.Param)
-    return _elbox(VAETrainer(model, optimizer, CONFIG))
+    return VAETrainer(model, optimizer, CONFIG, donate=donate)
 
 
-def elbox_equinox(steps: int) -> Runner:
-    """(d): `VAETrainer.train_step` on the Equinox model."""
-    model = eqx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, key=jax.random.key(0))
-    return _elbox(VAETrainer(model, optax.adam(1e-4), CONFIG))
+def equinox_trainer(features: int, *, donate: bool) -> VAETrainer[Any]:
+    """The `VAETrainer` of variants (d), (d') and (e)."""
+    return VAETrainer(_eqx_model(features), optax.adam(1e-4), CONFIG, donate=donate)
 
 
-def elbox_fused(steps: int) -> Runner:
+def core_under_jit(features: int) -> Runner:
+    """(f): `TrainStep` under the user's own `jax.jit`, donating the state."""
+    objective = equinox_trainer(features, donate=False).objective()
+    train_step = TrainStep(objective, optax.adam(1e-4))
+    state = [train_step.init(_eqx_model(features), key=jax.random.key(1))]
+    compiled = jax.jit(train_step, donate_argnums=0)
+    data = _batches(features)
+
+    def run(n: int) -> None:
+        current, metrics = state[0], None
+        for i in range(n):
+            current, metrics = compiled(current, data[i % FUSED])
+        jax.block_until_ready(metrics)
+        state[0] = current
+
+    return run
+
+
+def fused(features: int) -> Runner:
     """(e): `VAETrainer.train_steps` with 16 steps per dispatch, on the Equinox model."""
-    model = eqx_models.MLPVAE(FEATURES, hidden=HIDDEN, latent=LATENT, key=jax.random.key(0))
-    trainer = VAETrainer(model, optax.adam(1e-4), CONFIG)
-    data = _data(FUSED)
+    trainer = equinox_trainer(features, donate=True)
+    data = _data(features)
 
     def run(n: int) -> None:
         if n % FUSED:
@@ -163,33 +196,87 @@ def elbox_fused(steps: int) -> Runner:
     return run
 
 
-VARIANTS: dict[str, Callable[[int], Runner]] = {
-    "(a) pure JAX + optax, jax.jit": pure_jax,
-    "(b) NNX under nnx.jit": nnx_jit,
-    "(c) elbox VAETrainer, NNX": elbox_nnx,
-    "(d) elbox VAETrainer, Equinox": elbox_equinox,
-    f"(e) elbox train_steps, {FUSED} fused": elbox_fused,
+Variants = dict[str, Callable[[], Runner]]
+
+SMALL: Variants = {
+    "(a) pure JAX + optax, jax.jit, donated": lambda: pure_jax(64, donate=True),
+    "(a') the same, not donated": lambda: pure_jax(64, donate=False),
+    "(b) NNX under nnx.jit": lambda: nnx_jit(64),
+    "(c) VAETrainer, NNX, donate=True": lambda: _elbox(nnx_trainer(64, donate=True), 64),
+    "(d) VAETrainer, Equinox, donate=True": lambda: _elbox(equinox_trainer(64, donate=True), 64),
+    "(c') VAETrainer, NNX, donate=False": lambda: _elbox(nnx_trainer(64, donate=False), 64),
+    "(d') VAETrainer, Equinox, donate=False": lambda: _elbox(equinox_trainer(64, donate=False), 64),
+    "(f) TrainStep under jax.jit, donated": lambda: core_under_jit(64),
+    f"(e) train_steps, {FUSED} fused, per step": lambda: fused(64),
 }
-TARGETS = {"(c)": 1.10, "(d)": 1.05, "(e)": 0.90}
+LARGE: Variants = {
+    "(a) pure JAX + optax, jax.jit, donated": lambda: pure_jax(784, donate=True),
+    f"(e) train_steps, {FUSED} fused, per step": lambda: fused(784),
+}
+TARGETS = {"(c)": 1.03, "(d)": 1.03}
+LARGE_TARGETS = {"(e)": 0.90}
 
 
-def measure(steps: int, repeats: int) -> dict[str, tuple[float, float]]:
+def measure(variants: Variants, steps: int, repeats: int) -> dict[str, tuple[float, float]]:
     """Median seconds per step and first-call (compile) seconds of every variant."""
     runners: dict[str, Runner] = {}
     first: dict[str, float] = {}
-    for name, make in VARIANTS.items():
-        runner = make(steps)
+    for name, make in variants.items():
+        runner = make()
         start = time.perf_counter()
         runner(FUSED)  # compiles, then runs a few steps
         first[name] = time.perf_counter() - start
         runners[name] = runner
-    samples: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, runner in runners.items():
             start = time.perf_counter()
             runner(steps)
             samples[name].append((time.perf_counter() - start) / steps)
-    return {name: (statistics.median(samples[name]), first[name]) for name in VARIANTS}
+    return {name: (statistics.median(samples[name]), first[name]) for name in variants}
+
+
+def print_table(
+    title: str, results: dict[str, tuple[float, float]], targets: dict[str, float]
+) -> None:
+    """A Markdown table of the results, with ratios to the first variant."""
+    baseline = next(iter(results.values()))[0]
+    print(f"\n{title}\n")
+    print("| variant | us/step | ratio to (a) | target | first call (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (per_step, first) in results.items():
+        target = targets.get(name[:3])
+        ratio = per_step / baseline
+        verdict = (
+            "" if target is None else f"<= {target:.2f} {'met' if ratio <= target else 'MISSED'}"
+        )
+        print(f"| {name} | {per_step * 1e6:.0f} | {ratio:.3f} | {verdict} | {first:.2f} |")
+
+
+def _step_memory(trainer: VAETrainer[Any], *, donate: bool) -> int:
+    """Device bytes one compiled step needs, by XLA's accounting."""
+    fn = trainer._compiled_fn("step", "mse", donate=donate)  # the trainer's own compiled step
+    analysis = fn.lower(trainer._holder.read(), _data(64, 1)[0], 0).compile().memory_analysis()  # type: ignore[attr-defined]  # a jax.jit function
+    return int(
+        analysis.argument_size_in_bytes
+        + analysis.output_size_in_bytes
+        - analysis.alias_size_in_bytes
+        + analysis.temp_size_in_bytes
+    )
+
+
+def print_memory() -> None:
+    """The peak device memory of one step, with and without donation."""
+    trainer = equinox_trainer(64, donate=False)
+    state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(trainer.state))
+    batch_bytes = _data(64, 1)[0].nbytes
+    print("\nDevice memory of one VAETrainer step (Equinox, 64 inputs), by XLA's accounting\n")
+    print("| | bytes | in training states |")
+    print("|---|---:|---:|")
+    print(f"| the training state | {state_bytes} | 1.00 |")
+    for donate in (False, True):
+        peak = _step_memory(trainer, donate=donate) - batch_bytes
+        print(f"| a step, donate={donate}, less the batch | {peak} | {peak / state_bytes:.2f} |")
 
 
 def main() -> None:
@@ -198,19 +285,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per variant")
     args = parser.parse_args()
     steps = max(FUSED, args.steps // FUSED * FUSED)
-    results = measure(steps, args.repeats)
-    baseline = results[next(iter(VARIANTS))][0]
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s)")
-    print(f"{steps} steps x {args.repeats} repeats, medians\n")
-    print("| variant | us/step | ratio to (a) | target | first call (s) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (per_step, first) in results.items():
-        target = TARGETS.get(name[:3])
-        ratio = per_step / baseline
-        verdict = (
-            "" if target is None else f"<= {target:.2f} {'met' if ratio <= target else 'MISSED'}"
-        )
-        print(f"| {name} | {per_step * 1e6:.0f} | {ratio:.3f} | {verdict} | {first:.2f} |")
+    print(f"{steps} steps x {args.repeats} repeats, medians")
+    print_table("64 inputs", measure(SMALL, steps, args.repeats), TARGETS)
+    print_table("784 inputs", measure(LARGE, steps, args.repeats), LARGE_TARGETS)
+    print_memory()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from elbox.training import (
     CheckpointError,
     EarlyStopping,
     EarlyStoppingConfig,
+    History,
     MetricsLogger,
     ModelCheckpoint,
     ProgressBar,
@@ -42,14 +43,25 @@ def _data(n: int = 64) -> npt.NDArray[Any]:
 
 
 class StubTrainer:
-    """What EarlyStopping needs of a Trainer: the stop flag."""
+    """A stand-in for the training loop, as callbacks see it (`TrainingLoop`); EarlyStopping
+    uses its stop flag."""
 
     def __init__(self) -> None:
+        self.engine: Any = None
+        self.history = History()
+        self.epoch = 0
+        self.epochs = 1
+        self.steps_per_epoch: int | None = None
+        self.should_stop = False
         self.stop_reason: str | None = None
+        self.resumed_from: tuple[int, int] | None = None
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
-            self.stop_reason = reason
+            self.should_stop, self.stop_reason = True, reason
+
+    def checkpoint_metadata(self, epoch: int) -> dict[str, Any]:
+        return {"epoch": epoch}
 
 
 def _run(
@@ -58,7 +70,7 @@ def _run(
     """Feed epoch values; return the epoch it stopped at and the reason."""
     trainer = StubTrainer()
     for epoch, value in enumerate(values):
-        stopper.on_epoch_end(trainer, epoch, {name: value, "loss": 1.0})  # type: ignore[arg-type]  # a stub
+        stopper.on_epoch_end(trainer, epoch, {name: value, "loss": 1.0})
         if trainer.stop_reason is not None:
             return epoch, trainer.stop_reason
     return None, None
@@ -128,7 +140,7 @@ def test_missing_monitor_warns_once_naming_the_metrics() -> None:
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         for epoch in range(3):
-            stopper.on_epoch_end(trainer, epoch, {"loss": 1.0, "kl_loss": 2.0})  # type: ignore[arg-type]
+            stopper.on_epoch_end(trainer, epoch, {"loss": 1.0, "kl_loss": 2.0})
     assert len(record) == 1
     assert str(record[0].message).startswith(
         "EarlyStopping monitors 'val_loss', which is not among the epoch's metrics "

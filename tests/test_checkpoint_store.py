@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pytest
 
 from elbox import TrainState
-from elbox.training._checkpoint_store import CheckpointError, CheckpointStore
+from elbox.training import CheckpointError, CheckpointStore
 
 from .helpers import FRAMEWORKS, Framework, as_float, batch, make_trainer
 
@@ -481,7 +481,8 @@ def test_read_only_folder_is_refused_up_front(tmp_path: Path) -> None:
         ),
         (
             TrainState(params={}, opt_state=(), step=jnp.asarray(0), key=jax.random.key(0)),
-            "it holds 4 arrays, `like` has 2",
+            # w, the optimizer array, step, key and skipped; against step, key and skipped
+            "it holds 5 arrays, `like` has 3",
         ),
     ],
 )
@@ -523,7 +524,7 @@ _SAVER = textwrap.dedent(
     import jax.numpy as jnp
 
     from elbox import TrainState
-    from elbox.training._checkpoint_store import CheckpointStore
+    from elbox.training import CheckpointStore
 
     store = CheckpointStore(sys.argv[1], keep_latest=2)
     base = jnp.arange(1_000_000, dtype=jnp.float32)

@@ -15,9 +15,11 @@ from elbox import (
     AbstractReconstructionLoss,
     BCELoss,
     BCEWithLogitsLoss,
+    MAELoss,
     MSELoss,
     bce_loss,
     bce_with_logits_loss,
+    mae_loss,
     mse_loss,
     reconstruction_loss,
 )
@@ -35,6 +37,10 @@ def _per_sample_mean(values: FloatArray) -> float:
 
 def ref_mse(x: FloatArray, r: FloatArray) -> float:
     return _per_sample_mean((r - x) ** 2)
+
+
+def ref_mae(x: FloatArray, r: FloatArray) -> float:
+    return _per_sample_mean(np.abs(r - x))
 
 
 def ref_bce(x: FloatArray, p: FloatArray) -> float:
@@ -64,6 +70,17 @@ def test_losses_match_numpy(shape: tuple[int, ...], seed: int) -> None:
     assert float(bce_with_logits_loss(_f32(x), _f32(logits))) == pytest.approx(
         ref_bce_logits(x, logits), rel=1e-5
     )
+    assert float(mae_loss(_f32(x), _f32(logits))) == pytest.approx(ref_mae(x, logits), rel=1e-5)
+
+
+def test_mae_by_hand_and_its_gradient() -> None:
+    x = jnp.array([[0.0, 1.0], [2.0, -1.0]])
+    r = jnp.array([[0.5, -1.0], [1.0, 1.0]])
+    # Per sample: 0.5 + 2.0 = 2.5 and 1.0 + 2.0 = 3.0; the mean over the batch is 2.75.
+    loss, grad = jax.value_and_grad(lambda q: MAELoss()(x, q))(r)
+    assert float(loss) == 2.75
+    # d/dr of mean_i sum_j |r - x| is sign(r - x) / batch.
+    np.testing.assert_array_equal(np.asarray(grad), [[0.5, -0.5], [-0.5, 0.5]])
 
 
 def test_bce_by_hand() -> None:
@@ -99,7 +116,8 @@ def test_bce_logits_equals_bce_of_sigmoid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "cls"), [("mse", MSELoss), ("bce", BCELoss), ("bce_logits", BCEWithLogitsLoss)]
+    ("name", "cls"),
+    [("mse", MSELoss), ("bce", BCELoss), ("bce_logits", BCEWithLogitsLoss), ("mae", MAELoss)],
 )
 def test_lookup_by_name(name: str, cls: type[AbstractReconstructionLoss]) -> None:
     assert isinstance(reconstruction_loss(name), cls)  # type: ignore[arg-type]  # names from a list

@@ -318,7 +318,8 @@ def test_train_step_returns_before_the_work_is_done(framework: Framework) -> Non
     loss, metrics = trainer.train_step(batch())
     assert isinstance(loss, jax.Array)
     assert all(isinstance(value, jax.Array) and value.shape == () for value in metrics.values())
-    assert sorted(metrics) == ["kl_loss", "kl_weight", "loss", "recon_loss"]
+    # The spec's four metrics, and `skipped` of the non-finite guard (on by default).
+    assert sorted(metrics) == ["kl_loss", "kl_weight", "loss", "recon_loss", "skipped"]
 
 
 # -- fused steps -------------------------------------------------------------------------

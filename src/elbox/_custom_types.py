@@ -12,12 +12,16 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
 FreeBitsMode: TypeAlias = Literal["per_sample", "batch"]
+NonFinite: TypeAlias = Literal["skip", "raise", "apply"]
+"""What a training step does when its loss or a gradient is not finite: `"skip"` keeps the
+state as it was (the default), `"raise"` keeps it and raises after the step, `"apply"`
+applies the update anyway."""
 
 if TYPE_CHECKING:
     StepLike: TypeAlias = int | np.integer[Any] | Array
     ScalarLike: TypeAlias = ArrayLike
     RealNumber: TypeAlias = float
-    LossName: TypeAlias = Literal["mse", "bce", "bce_logits"]
+    LossName: TypeAlias = Literal["mse", "bce", "bce_logits", "mae"]
 else:
     StepLike = Int[ArrayLike, ""]
     ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
@@ -34,3 +38,9 @@ KLScheduleLike: TypeAlias = Callable[[StepLike], ArrayLike]
 
 Batch: TypeAlias = ArrayLike | Mapping[str, Any]
 """A batch: an array of shape ``(batch, ...)`` or a mapping with an ``image`` or ``data`` key."""
+
+LossFn: TypeAlias = Callable[[Any, Batch], tuple[Float[Array, ""], Metrics]]
+"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model`."""
+
+LossFnFactory: TypeAlias = Callable[[Any], LossFn]
+"""`make_loss_fn(step) -> loss_fn`: called with a traced step inside the compiled step."""

@@ -1,11 +1,13 @@
 """The annealed ELBO objective: reconstruction loss plus weighted KL, and its metrics."""
 
-import equinox as eqx
+from typing import Any
+
 import jax.numpy as jnp
 from beartype import beartype
-from jaxtyping import Array, Float, jaxtyped
+from jaxtyping import Array, Float, PRNGKeyArray, jaxtyped
 
 from ._custom_types import (
+    Batch,
     FreeBitsMode,
     KLScheduleLike,
     LossName,
@@ -15,6 +17,7 @@ from ._custom_types import (
     StepLike,
 )
 from ._kl import kl_loss
+from ._objective import AbstractObjective, call_vae
 from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype
 
@@ -54,8 +57,11 @@ def elbo_terms(
     return loss, {"loss": loss, "recon_loss": recon, "kl_loss": kl, "kl_weight": weight}
 
 
-class ELBOObjective(eqx.Module):
-    """The training objective: `elbo_terms` with the KL weight taken from a schedule.
+class ELBOObjective(AbstractObjective):
+    """The annealed negative ELBO: `elbo_terms` with the KL weight taken from a schedule.
+
+    Called on a model and a batch (as `TrainStep` does), it runs the model (see
+    `call_vae`) and returns `terms(x, recon_x, mean, logvar, step)`.
 
     Attributes:
         schedule: maps the step to the KL weight (an elbox schedule or any optax schedule).
@@ -64,6 +70,16 @@ class ELBOObjective(eqx.Module):
         free_bits_mode: `"per_sample"` or `"batch"` (see `kl_loss`).
         report_neg_elbo: add the metric `neg_elbo`, `recon_loss` plus the KL with weight 1
             and no free bits: the unannealed objective, comparable across runs.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from elbox import ELBOObjective, LinearWarmup
+        >>> from elbox.models.equinox import MLPVAE
+        >>> objective = ELBOObjective(schedule=LinearWarmup(beta=1.0, warmup_steps=10))
+        >>> model = MLPVAE(4, hidden=8, latent=2, key=jax.random.key(0))
+        >>> loss, metrics = objective(model, jnp.zeros((3, 4)), step=5, key=jax.random.key(1))
+        >>> float(metrics["kl_weight"])
+        0.5
     """
 
     schedule: KLScheduleLike
@@ -73,6 +89,13 @@ class ELBOObjective(eqx.Module):
     report_neg_elbo: bool = False
 
     def __call__(
+        self, model: Any, batch: Batch, *, step: StepLike, key: PRNGKeyArray
+    ) -> tuple[Float[Array, ""], Metrics]:
+        """`(loss, metrics)` of `model` on `batch` at `step`, its noise drawn from `key`."""
+        x, recon_x, mean, logvar = call_vae(model, batch, key=key)
+        return self.terms(x, recon_x, mean, logvar, step)
+
+    def terms(
         self,
         x: Float[Array, "batch *features"],
         recon_x: Float[Array, "batch *features"],

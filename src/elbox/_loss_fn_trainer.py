@@ -1,5 +1,6 @@
 """`LossFnTrainer`: any `make_loss_fn(step)` trained with elbox's compiled steps."""
 
+from collections.abc import Hashable
 from typing import Any, TypeVar, final
 
 import jax
@@ -8,9 +9,10 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import LossFnFactory
 from ._base_trainer import AbstractTrainer, refuse_tracers
-from ._custom_types import Batch, Metrics, StepLike
+from ._custom_types import Batch, LossFnFactory, Metrics, NonFinite, StepLike
+from ._loop_steps import LoopSteps
+from ._train_step import TrainStep
 
 ModelT = TypeVar("ModelT")
 
@@ -28,6 +30,7 @@ def _leading_size(batch: Any, what: str) -> int:
 class LossFnTrainer(AbstractTrainer[ModelT]):
     """Trains a model on the loss that `make_loss_fn(step)` returns.
 
+    A thin stateful shell over `TrainStep(make_loss_fn, ...)`, like `VAETrainer`.
     `make_loss_fn(step)` returns `loss_fn(model, batch) -> (loss, metrics)`, for example
     `lambda step: vae_trainer.create_loss_fn(step=step)`. It is called with a traced step
     inside the compiled step, so the step is compiled once however many steps run.
@@ -40,6 +43,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         make_loss_fn: `step -> loss_fn`.
         key: the base PRNG key (see `AbstractTrainer.key`).
         donate: donate the training state's buffers to each step.
+        nonfinite: `"skip"`, `"raise"` or `"apply"`: what a step whose loss or gradients
+            are not finite does (see `VAETrainer`).
         mesh: train data-parallel over this mesh (see `AbstractTrainer.distribute`).
         data_axis: the mesh axis that splits batches (for a mesh of several axes).
     """
@@ -48,10 +53,11 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         self,
         model: ModelT,
         optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
-        make_loss_fn: LossFnFactory[ModelT],
+        make_loss_fn: LossFnFactory,
         *,
         key: PRNGKeyArray | None = None,
         donate: bool = False,
+        nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
         data_axis: str | None = None,
     ) -> None:
@@ -60,8 +66,19 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
                 "make_loss_fn must be a callable step -> loss_fn(model, batch); "
                 f"got {type(make_loss_fn).__name__}"
             )
-        super().__init__(model, optimizer, key=key, donate=donate, mesh=mesh, data_axis=data_axis)
+        super().__init__(
+            model,
+            optimizer,
+            key=key,
+            donate=donate,
+            nonfinite=nonfinite,
+            mesh=mesh,
+            data_axis=data_axis,
+        )
         self.make_loss_fn = make_loss_fn
+
+    def _core_step(self, variant: Hashable) -> TrainStep:
+        return TrainStep(self.make_loss_fn, self._holder.optimizer, nonfinite=self.nonfinite)
 
     def train_step(
         self, batch: Batch, *, step: StepLike | None = None
@@ -79,10 +96,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         """
         refuse_tracers(batch)
         _leading_size(batch, "a batch")
-        current = self._resolve_step(step)
-        fn = self._compiled_fn("step", _LOSS, lambda: self.make_loss_fn)
-        loss, metrics = self._run_steps(fn, batch, current, 1, stacked=False)
-        return loss, metrics
+        metrics = self._run_steps(_LOSS, batch, self._resolve_step(step), 1, stacked=False)
+        return metrics["loss"], metrics
 
     def train_steps(
         self, batches: Batch, *, step: StepLike | None = None
@@ -99,9 +114,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         refuse_tracers(batches)
         count = _leading_size(batches, "stacked batches")
         current = self._resolve_step(step)
-        fn = self._compiled_fn("steps", _LOSS, lambda: self.make_loss_fn)
-        losses, metrics = self._run_steps(fn, batches, current, count, stacked=True)
-        return losses, metrics
+        metrics = self._run_steps(_LOSS, batches, current, count, stacked=True)
+        return metrics["loss"], metrics
 
     def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
         """The metrics of `make_loss_fn(step)` on `batch`, updating nothing.
@@ -114,6 +128,25 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
             The metrics `loss_fn` returned, as JAX scalars.
         """
         refuse_tracers(batch)
-        fn = self._compiled_fn("evaluate", _LOSS, lambda: self.make_loss_fn)
-        _, metrics = self._run_evaluate(fn, batch, self._resolve_step(step))
+        _, metrics = self._run_evaluate(_LOSS, batch, self._resolve_step(step))
         return metrics
+
+    def loop_steps(self, *, loss_type: Any = None, donate: bool = True) -> LoopSteps:
+        """The steps `Trainer.fit` runs, with `donate` bound.
+
+        Raises:
+            TypeError: for a `loss_type`: the loss is fixed by `make_loss_fn`.
+        """
+        if loss_type is not None:
+            raise TypeError("loss_type applies to a VAETrainer; its loss is fixed by make_loss_fn")
+
+        def train_step(batch: Batch) -> Metrics:
+            refuse_tracers(batch)
+            return self._run_steps(_LOSS, batch, self._step, 1, stacked=False, donate=donate)
+
+        def train_steps(batches: Batch) -> dict[str, Array]:
+            refuse_tracers(batches)
+            count = _leading_size(batches, "stacked batches")
+            return self._run_steps(_LOSS, batches, self._step, count, stacked=True, donate=donate)
+
+        return LoopSteps(train_step=train_step, train_steps=train_steps, evaluate=self.evaluate)

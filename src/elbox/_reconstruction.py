@@ -56,6 +56,25 @@ class MSELoss(AbstractReconstructionLoss):
         return _sum_per_sample((recon_x - x) ** 2)
 
 
+class MAELoss(AbstractReconstructionLoss):
+    """Absolute error `|recon_x - x|`, summed per sample: for continuous data, robust to outliers.
+
+    The negative log-likelihood of a Laplace distribution of scale 1 around `recon_x`, up
+    to the constant `D log 2` for `D` features.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from elbox import MAELoss
+        >>> float(MAELoss()(jnp.zeros((2, 3)), jnp.full((2, 3), -2.0)))
+        6.0
+    """
+
+    def per_sample(
+        self, x: Float[Array, "batch *features"], recon_x: Float[Array, "batch *features"]
+    ) -> Float[Array, " batch"]:
+        return _sum_per_sample(jnp.abs(recon_x - x))
+
+
 def _floored_log(p: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
     # The inner `where` keeps log's gradient finite (zero) where p == 0.
     positive = p > 0
@@ -109,13 +128,14 @@ RECONSTRUCTION_LOSSES: dict[str, AbstractReconstructionLoss] = {
     "mse": MSELoss(),
     "bce": BCELoss(),
     "bce_logits": BCEWithLogitsLoss(),
+    "mae": MAELoss(),
 }
 
 
 def reconstruction_loss(
     loss_type: LossName | AbstractReconstructionLoss,
 ) -> AbstractReconstructionLoss:
-    """The reconstruction loss named `loss_type` (`"mse"`, `"bce"` or `"bce_logits"`).
+    """The reconstruction loss named `loss_type`: `"mse"`, `"bce"`, `"bce_logits"` or `"mae"`.
 
     An `AbstractReconstructionLoss` instance is returned as it is, so a custom loss can go
     wherever a name can.
@@ -157,3 +177,11 @@ def bce_with_logits_loss(
 ) -> Float[Array, ""]:
     """Binary cross-entropy on logits, numerically stable (`BCEWithLogitsLoss`)."""
     return RECONSTRUCTION_LOSSES["bce_logits"](x, logits)
+
+
+@jaxtyped(typechecker=beartype)
+def mae_loss(
+    x: Float[Array, "batch *features"], recon_x: Float[Array, "batch *features"]
+) -> Float[Array, ""]:
+    """Absolute error summed over non-batch axes, averaged over the batch (`MAELoss`)."""
+    return RECONSTRUCTION_LOSSES["mae"](x, recon_x)

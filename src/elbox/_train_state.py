@@ -1,24 +1,58 @@
-"""The training state: everything one training step reads and writes."""
+"""The training state: everything one training step reads and changes."""
 
 from typing import Any
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Int, PRNGKeyArray
+
+from ._model_def import AbstractModelDef
 
 
 class TrainState(eqx.Module):
-    """A snapshot of training: model state, optimizer state, step counter and PRNG key.
+    """Everything one training step reads and changes, as a pytree of arrays.
 
-    For an Equinox model `params` holds the model's floating-point arrays and `opt_state`
-    the optax state; for a Flax NNX model they are the `nnx.State` of the model and of the
-    `nnx.Optimizer`. `step` is the step the next `train_step` will run (the trainer's
-    counter) and `key` the base key from which each step's noise key is folded.
+    `TrainStep.init` makes one and each `TrainStep` call returns the next. Every field but
+    `definition` is an array or a pytree of arrays, so a state passes through `jax.jit`,
+    `lax.scan` and `jax.vmap` (states of several seeds stack along a leading axis),
+    and checkpoints save it as it is. `VAETrainer.state` returns one and
+    `VAETrainer.load_state` takes one back.
 
-    `VAETrainer.state` returns one and `VAETrainer.load_state` takes one back, which is how
-    checkpoints save and restore training.
+    Attributes:
+        params: the trained parameters: for an Equinox model the model with `None` in
+            place of its untrained parts; for a Flax NNX model the `nnx.State` of its
+            `nnx.Param`s (the optimizer's `wrt`), holding plain arrays.
+        opt_state: the optax optimizer's state. For an NNX model trained through an
+            `nnx.Optimizer`, the pair `(optax state, optimizer.step)`.
+        step: the number of the step the next call runs (an int32 scalar). Each step's
+            noise key is `fold_in(key, step)` and its KL weight the schedule's at `step`.
+        key: the base PRNG key.
+        model_state: the model's untrained arrays: an NNX model's RNG keys and counters and
+            batch statistics; an Equinox model's integer arrays, if any.
+        skipped: how many steps were skipped because their loss or a gradient was not
+            finite (an int32 scalar).
+        definition: the static part of the model, which `model` merges the arrays into
+            (None in a state made by hand, say to save arrays with `CheckpointStore`).
     """
 
     params: Any
     opt_state: Any
     step: Int[Array, ""]
     key: PRNGKeyArray
+    model_state: Any = None
+    skipped: Int[Array, ""] = eqx.field(default_factory=lambda: jnp.zeros((), jnp.int32))
+    definition: AbstractModelDef | None = eqx.field(static=True, default=None)
+
+    @property
+    def model(self) -> Any:
+        """The model with the current parameters: a new model object on each access.
+
+        Raises:
+            ValueError: for a state made by hand without a `definition`.
+        """
+        if self.definition is None:
+            raise ValueError(
+                "this TrainState has no model definition to rebuild the model from; "
+                "TrainStep.init and the trainers make states that have one"
+            )
+        return self.definition.merge(self.params, self.model_state)

@@ -1,8 +1,9 @@
 """The training loop: Trainer.fit, callbacks, checkpoints."""
 
+from .._loop_steps import LoopSteps as LoopSteps
 from ._callback import Callback as Callback
-from ._checkpoint_store import CheckpointError as CheckpointError
-from ._checkpoint_store import CheckpointStore as CheckpointStore
+from ._checkpoint import CheckpointError as CheckpointError
+from ._checkpoint import CheckpointStore as CheckpointStore
 from ._early_stopping import EarlyStopping as EarlyStopping
 from ._early_stopping import EarlyStoppingConfig as EarlyStoppingConfig
 from ._history import History as History
@@ -12,5 +13,7 @@ from ._metrics_logger import MetricsLogger as MetricsLogger
 from ._model_checkpoint import CheckpointConfig as CheckpointConfig
 from ._model_checkpoint import ModelCheckpoint as ModelCheckpoint
 from ._progress_bar import ProgressBar as ProgressBar
+from ._protocols import Engine as Engine
+from ._protocols import TrainingLoop as TrainingLoop
 from ._trainer import TrainData as TrainData
 from ._trainer import Trainer as Trainer

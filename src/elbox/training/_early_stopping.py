@@ -4,13 +4,12 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, final, no_type_check
+from typing import Any, Literal, final, no_type_check
 
 from .._validation import checked_choice, checked_int, checked_non_negative_float, checked_real
-from ._callback import Callback, MonitorWarner
-
-if TYPE_CHECKING:
-    from ._trainer import Trainer
+from ._callback import Callback
+from ._monitor import MonitorWarner
+from ._protocols import TrainingLoop
 
 Mode = Literal["min", "max"]
 
@@ -92,7 +91,7 @@ class EarlyStopping(Callback):
             value, self.best - delta if self.config.mode == "min" else self.best + delta
         )
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
         value = self._monitor.value(logs)
         if value is None:
             return

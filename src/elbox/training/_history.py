@@ -15,9 +15,10 @@ class History:
     """The metrics a `Trainer.fit` recorded, per step and per epoch.
 
     `steps` holds one list per metric (`step`, `epoch`, `loss`, `recon_loss`, `kl_loss`,
-    `kl_weight`, ...), one entry per training step; `epochs` holds one dictionary per
-    epoch: the means of the training metrics over the epoch, `val_*` metrics when there was
-    validation data, and `epoch`, `step` (the counter at the epoch's end) and `seconds`.
+    `kl_weight`, `skipped`, ...), one entry per training step; `epochs` holds one
+    dictionary per epoch: the means of the training metrics over the epoch's applied steps,
+    `skipped` (how many steps were skipped), `val_*` metrics when there was validation
+    data, and `epoch`, `step` (the counter at the epoch's end) and `seconds`.
 
     Example:
         >>> from elbox.training import History
@@ -70,13 +71,24 @@ class History:
         return [logs.get(name, math.nan) for logs in self.epochs]
 
     def epoch_means(self, epoch: int, since: int = 0) -> dict[str, RealNumber]:
-        """The mean of every step metric over `epoch`'s steps from index `since` on."""
+        """The mean of every step metric over `epoch`'s steps from index `since` on.
+
+        Steps whose `skipped` metric is 1 (their loss or gradients were not finite, so
+        nothing was applied) are left out of the means; `skipped` itself is their count.
+        """
         rows = [i for i in range(since, self.num_steps) if self.steps["epoch"][i] == epoch]
-        return {
-            name: float(np.mean([column[i] for i in rows]))
+        if not rows:
+            return {}
+        flags = self.steps.get("skipped")
+        applied = [i for i in rows if flags is None or not flags[i] >= 0.5] or rows
+        means: dict[str, RealNumber] = {
+            name: float(np.mean([column[i] for i in applied]))
             for name, column in self.steps.items()
-            if name not in ("step", "epoch") and rows
+            if name not in ("step", "epoch", "skipped")
         }
+        if flags is not None:
+            means["skipped"] = int(sum(1 for i in rows if flags[i] >= 0.5))
+        return means
 
     def truncate(self, *, epochs: int) -> None:
         """Keep only the first `epochs` epochs and their steps (used when resuming)."""

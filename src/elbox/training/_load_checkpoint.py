@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import jax
-import jax.numpy as jnp
 import optax
 from flax import nnx
 from jaxtyping import PRNGKeyArray
 
-from .._base_trainer import make_backend
+from .._base_trainer import make_state_holder
 from .._train_state import TrainState
-from ._checkpoint_store import CheckpointError, CheckpointStore
+from ._checkpoint import CheckpointError, CheckpointStore
 
 ModelT = TypeVar("ModelT")
 
@@ -64,21 +63,15 @@ def load_checkpoint(
     folder = Path(dirpath)
     if not folder.is_dir():
         raise CheckpointError(f"no checkpoint folder at {folder}")
-    backend = make_backend(model, optimizer)
-    params, opt_state = jax.tree.unflatten(backend.treedef, backend.read())
-    like = TrainState(
-        params=params,
-        opt_state=opt_state,
-        step=jnp.asarray(0, dtype=jnp.int32),
-        key=jax.random.key(0),
-    )
+    holder = make_state_holder(model, optimizer, jax.random.key(0))
+    like: TrainState = jax.tree.unflatten(holder.treedef, holder.read())
     with CheckpointStore(folder) as store:
         state, metadata, _ = store.restore(like, which=which)
-    backend.write(jax.tree.leaves((state.params, state.opt_state)))
+    holder.write(jax.tree.leaves(state))
     restored_opt_state = optimizer if isinstance(optimizer, nnx.Optimizer) else state.opt_state
     epoch = metadata.get("epoch")
     return LoadedCheckpoint(
-        model=backend.model,
+        model=holder.model,
         opt_state=restored_opt_state,
         step=int(state.step),
         epoch=None if epoch is None else int(epoch),

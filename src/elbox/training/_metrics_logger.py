@@ -6,13 +6,11 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, final
+from typing import IO, Any, final
 
 from .._sharding import is_primary_process
 from ._callback import Callback
-
-if TYPE_CHECKING:
-    from ._trainer import Trainer
+from ._protocols import TrainingLoop
 
 
 def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +56,7 @@ class MetricsLogger(Callback):
         """The CSV file of epoch logs."""
         return self.run_dir / "epochs.csv"
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         if not is_primary_process():  # with several processes, process 0 writes the logs
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +80,7 @@ class MetricsLogger(Callback):
         self._file.flush()
         self._write_csv()
 
-    def on_step_end(self, trainer: "Trainer", step: int, metrics: Mapping[str, float]) -> None:
+    def on_step_end(self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]) -> None:
         if self._file is None:
             return
         record = {"kind": "step", "step": step, "epoch": trainer.epoch, **metrics}
@@ -92,7 +90,7 @@ class MetricsLogger(Callback):
             self._file.flush()
             self._unflushed = 0
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
         if self._file is None:
             return
         record = _json_ready({"kind": "epoch", **logs})
@@ -102,7 +100,8 @@ class MetricsLogger(Callback):
         self._unflushed = 0
         self._write_csv()
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def teardown(self, trainer: TrainingLoop) -> None:
+        # Also after an error: what was written so far reaches the disk.
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -2,16 +2,16 @@
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, final, no_type_check
+from typing import Any, Literal, final, no_type_check
 
 from .._validation import checked_choice, checked_int
-from ._callback import Callback, MonitorWarner
-from ._checkpoint_store import CheckpointStore
-
-if TYPE_CHECKING:
-    from ._trainer import Trainer
+from ._callback import Callback
+from ._checkpoint import CheckpointStore
+from ._monitor import MonitorWarner
+from ._protocols import TrainingLoop
 
 
 # `__post_init__` validates the fields with ValueErrors that name them; `no_type_check` keeps
@@ -105,10 +105,27 @@ class ModelCheckpoint(Callback):
         """The step of the best checkpoint by the monitored metric, if any."""
         return self.store.best_step()
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def setup(self, trainer: TrainingLoop) -> None:
         self.store  # noqa: B018  # opens the store: an unwritable folder fails before training
 
-    def on_epoch_complete(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+    def restore(self, trainer: TrainingLoop) -> Mapping[str, Any] | None:
+        """Load the latest checkpoint into `trainer.engine`; None (and a warning) if none."""
+        store = self.store
+        if store.latest_step() is None:
+            warnings.warn(
+                f"resume=True but {self.dirpath} holds no checkpoint yet; "
+                "training starts from scratch",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        state, metadata, _ = store.restore(trainer.engine.state, which="latest")
+        trainer.engine.load_state(state)
+        return metadata
+
+    def on_epoch_complete(
+        self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]
+    ) -> None:
         last = trainer.should_stop or epoch + 1 == trainer.epochs
         if (epoch + 1) % self.config.every_n_epochs and not last:
             return
@@ -124,11 +141,11 @@ class ModelCheckpoint(Callback):
             metrics=metrics,
         )
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def teardown(self, trainer: TrainingLoop) -> None:
         self.close()
 
     def close(self) -> None:
-        """Finish pending saves and release the store (`Trainer.fit` calls it, even on errors)."""
+        """Finish pending saves and release the store (`teardown` calls it, even on errors)."""
         if self._store is not None:
             self._store.close()
             self._store = None

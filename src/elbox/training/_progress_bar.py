@@ -3,15 +3,14 @@
 import sys
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
+from typing import Any, Protocol, final, runtime_checkable
 
 from tqdm import tqdm
 
+from .._custom_types import RealNumber
 from .._sharding import is_primary_process
 from ._callback import Callback
-
-if TYPE_CHECKING:
-    from ._trainer import Trainer
+from ._protocols import TrainingLoop
 
 
 @runtime_checkable
@@ -28,13 +27,18 @@ class TextStream(Protocol):
 _SHOWN = (("loss", "loss"), ("recon_loss", "recon"), ("kl_loss", "kl"), ("kl_weight", "kl_w"))
 
 
-def _describe(metrics: Mapping[str, float]) -> str:
-    return " ".join(f"{label}={metrics[name]:.4g}" for name, label in _SHOWN if name in metrics)
+def _describe(metrics: Mapping[str, float], skipped: RealNumber = 0) -> str:
+    shown = " ".join(f"{label}={metrics[name]:.4g}" for name, label in _SHOWN if name in metrics)
+    # Steps whose loss or gradients were not finite, left unapplied: shown once there are any.
+    return f"{shown} skipped={int(skipped)}" if skipped else shown
 
 
 @final
 class ProgressBar(Callback):
     """Shows the epoch, step, loss, reconstruction, KL, KL weight and steps per second.
+
+    Once a step of the epoch has been skipped (its loss or gradients were not finite), the
+    lines also show how many: `skipped=N`.
 
     On a terminal it draws a tqdm bar per epoch; when the output is not a terminal (a log
     file, CI) it prints a plain line every `print_every_seconds` instead. Each epoch ends
@@ -60,9 +64,10 @@ class ProgressBar(Callback):
         self._last_print = 0.0
         self._epoch_start = 0.0
         self._epoch_steps = 0
+        self._epoch_skipped = 0
         self._silent = False
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         self._silent = not is_primary_process()  # with several processes, only process 0
 
     @property
@@ -78,9 +83,10 @@ class ProgressBar(Callback):
         else:
             print(line, file=self.stream, flush=True)
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop, epoch: int) -> None:
         self._epoch_start = self._last_print = time.perf_counter()
         self._epoch_steps = 0
+        self._epoch_skipped = 0
         if not self.plain and not self._silent:
             self._bar = tqdm(
                 total=trainer.steps_per_epoch,
@@ -91,23 +97,24 @@ class ProgressBar(Callback):
                 dynamic_ncols=True,
             )
 
-    def on_step_end(self, trainer: "Trainer", step: int, metrics: Mapping[str, float]) -> None:
+    def on_step_end(self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]) -> None:
         self._epoch_steps += 1
+        self._epoch_skipped += int(metrics.get("skipped", 0.0) >= 0.5)
         now = time.perf_counter()
         if self._bar is not None:
             self._bar.update(1)
             if now - self._last_print > 0.5:
-                self._bar.set_postfix_str(_describe(metrics), refresh=False)
+                self._bar.set_postfix_str(_describe(metrics, self._epoch_skipped), refresh=False)
                 self._last_print = now
         elif now - self._last_print >= self.print_every_seconds:
             rate = self._epoch_steps / max(now - self._epoch_start, 1e-9)
             self._write(
                 f"epoch {trainer.epoch + 1}/{trainer.epochs} step {step} "
-                f"{_describe(metrics)} {rate:.1f} steps/s"
+                f"{_describe(metrics, self._epoch_skipped)} {rate:.1f} steps/s"
             )
             self._last_print = now
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -115,10 +122,11 @@ class ProgressBar(Callback):
             f"{name}={value:.4g}" for name, value in logs.items() if name.startswith("val_")
         )
         self._write(
-            f"epoch {epoch + 1}/{trainer.epochs}: {_describe(logs)} {validation} "
+            f"epoch {epoch + 1}/{trainer.epochs}: {_describe(logs, logs.get('skipped', 0))} "
+            f"{validation} "
             f"({logs['seconds']:.1f} s, {logs['steps_per_second']:.1f} steps/s)".replace("  ", " ")
         )
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         if trainer.stop_reason is not None:
             self._write(f"stopped: {trainer.stop_reason}")

@@ -1,6 +1,5 @@
 """`Trainer`: the epoch loop around a VAETrainer, with validation, callbacks and resume."""
 
-import functools
 import time
 import warnings
 from collections import deque
@@ -15,22 +14,22 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
-from .._backend import LossFnFactory
-from .._base_trainer import AbstractTrainer
 from .._batch import BATCH_KEYS, batch_data
-from .._custom_types import Batch, Metrics
+from .._custom_types import Batch, LossFnFactory, Metrics, NonFinite
 from .._loss_fn_trainer import LossFnTrainer
-from .._trainer import LossType, VAETrainer
+from .._nonfinite import NonFiniteStepError
 from .._validation import checked_int
 from ._callback import Callback
 from ._history import History
-from ._model_checkpoint import ModelCheckpoint
+from ._protocols import Engine
 
 TrainData = Iterable[Batch] | Callable[[int], Iterable[Batch]]
 """Batches: a re-iterable (list, `elbox.data.batches`, a grain or PyTorch loader yielding
 NumPy arrays) or a callable `epoch -> iterable of batches`."""
 
-CHECKPOINT_FORMAT = 1
+# 2: the TrainState of the functional core (params, opt_state, model_state, step, key,
+# skipped); format 1 held (params, opt_state, step, key) of the former backends.
+CHECKPOINT_FORMAT = 2
 
 # How many dispatched steps may wait before their metrics are read. Reading a step's
 # metrics waits for it to finish; staying a little behind keeps the device busy.
@@ -88,6 +87,10 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
+def _step_range(steps: Sequence[int]) -> str:
+    return f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]} to {steps[-1]}"
+
+
 @final
 class Trainer:
     """Trains over epochs: validation, callbacks, checkpoints and exact resume.
@@ -97,14 +100,24 @@ class Trainer:
     `val_recon_loss`, `val_kl_loss` and `val_neg_elbo` (the unannealed negative ELBO: KL
     weight 1, no free bits).
 
-    Callbacks read the loop's state from these attributes: `engine` (the trainer whose
-    steps run), `callbacks`, `loss_type`, `history` (the `History` so far), `epoch` (the
-    current epoch, from 0), `epochs` (the total), `steps_per_epoch` (None when the data
-    has no length), `should_stop` and `stop_reason` (set by `request_stop`) and
-    `resumed_from`.
+    The loop owns the training state between its steps, so it donates the state's buffers
+    to each step (`donate=True`): the state is updated in place, in the memory of one copy.
+    Arrays taken from the model before `fit` are then invalid after it.
+
+    A step whose loss or gradients are not finite is skipped by the trainer (its
+    `nonfinite="skip"` default): the epoch logs count them in `skipped` (the means of the
+    other metrics leave them out) and the progress display shows the count. After
+    `max_consecutive_skips` skipped steps in a row, `fit` stops with a
+    `NonFiniteStepError` naming them; checkpoints written before are kept, and the model
+    holds the state from before the skipped steps.
+
+    Callbacks see the loop as a `TrainingLoop`: `engine` (the trainer whose steps run),
+    `callbacks`, `loss_type`, `history` (the `History` so far), `epoch` (the current
+    epoch, from 0), `epochs` (the total), `steps_per_epoch` (None when the data has no
+    length), `should_stop` and `stop_reason` (set by `request_stop`) and `resumed_from`.
 
     Args:
-        trainer: the `VAETrainer` (or other `AbstractTrainer`) whose steps to run.
+        trainer: the `VAETrainer` (or other trainer with `loop_steps`) whose steps to run.
         callbacks: `Callback`s, called in order.
         loss_type: the reconstruction loss for a `VAETrainer` (default `"mse"`).
         steps_per_dispatch: K > 1 stacks K batches and runs them as one fused dispatch
@@ -112,6 +125,8 @@ class Trainer:
         mesh: train data-parallel over this mesh (`trainer.distribute(mesh)`): each batch
             is split over the mesh's devices. With several processes each one passes its
             share of every global batch; only process 0 writes logs.
+        donate: donate the state's buffers to each step (default True).
+        max_consecutive_skips: stop after this many skipped steps in a row (at least 1).
 
     Example:
         >>> import jax, optax
@@ -129,14 +144,16 @@ class Trainer:
 
     def __init__(
         self,
-        trainer: AbstractTrainer[Any],
+        trainer: Engine,
         *,
         callbacks: Sequence[Callback] = (),
-        loss_type: LossType | None = None,
+        loss_type: Any = None,
         steps_per_dispatch: int = 1,
         mesh: Mesh | None = None,
+        donate: bool = True,
+        max_consecutive_skips: int = 10,
     ) -> None:
-        if not isinstance(trainer, AbstractTrainer):
+        if not isinstance(trainer, Engine):
             raise TypeError(
                 "Trainer drives an elbox VAETrainer (or LossFnTrainer); got "
                 f"{type(trainer).__name__}. For a model, an optimizer and a make_loss_fn "
@@ -148,33 +165,17 @@ class Trainer:
         if bad:
             raise TypeError(f"callbacks must be elbox.training.Callback instances; got {bad}")
         steps_per_dispatch = checked_int("", "steps_per_dispatch", steps_per_dispatch, 1)
-        self.engine: AbstractTrainer[Any] = trainer
+        self.max_consecutive_skips: int = checked_int(
+            "", "max_consecutive_skips", max_consecutive_skips, 1
+        )
+        self.engine: Engine = trainer
         if mesh is not None:
             trainer.distribute(mesh)
+        self._steps = trainer.loop_steps(loss_type=loss_type, donate=donate)
+        self.loss_type: Any = loss_type if loss_type is not None else self._steps.loss_type
+        """The reconstruction loss of a `VAETrainer`'s steps; None for other trainers."""
         self.callbacks: list[Callback] = list(callbacks)
         self.steps_per_dispatch: int = steps_per_dispatch
-        if isinstance(trainer, VAETrainer):
-            self.loss_type: LossType | None = "mse" if loss_type is None else loss_type
-            self._train_step: Callable[[Batch], tuple[Any, Metrics]] = functools.partial(
-                trainer.train_step, loss_type=self.loss_type
-            )
-            self._train_steps: Callable[[Batch], tuple[Any, Metrics]] = functools.partial(
-                trainer.train_steps, loss_type=self.loss_type
-            )
-            self._evaluate: Callable[[Batch], Metrics] = functools.partial(
-                trainer.evaluate, loss_type=self.loss_type
-            )
-        else:
-            if loss_type is not None:
-                raise TypeError(
-                    "loss_type applies to a VAETrainer; its loss is fixed by make_loss_fn"
-                )
-            self.loss_type = None
-            self._train_step, self._train_steps, self._evaluate = (
-                trainer.train_step,
-                trainer.train_steps,
-                trainer.evaluate,
-            )
         self.history: History = History()
         self.epoch: int = 0
         self.epochs: int = 0
@@ -183,19 +184,22 @@ class Trainer:
         self.stop_reason: str | None = None
         self.resumed_from: tuple[int, int] | None = None
         """`(epoch, step)` of the checkpoint this fit resumed from, if it did."""
+        self._skipped_run: list[int] = []
 
     @classmethod
     def from_loss_fn(
         cls,
         model: Any,
         optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
-        make_loss_fn: LossFnFactory[Any],
+        make_loss_fn: LossFnFactory,
         *,
         callbacks: Sequence[Callback] = (),
         steps_per_dispatch: int = 1,
         key: PRNGKeyArray | None = None,
-        donate: bool = False,
+        donate: bool = True,
+        nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
+        max_consecutive_skips: int = 10,
     ) -> "Trainer":
         """A Trainer over the loss that `make_loss_fn(step)` returns.
 
@@ -211,14 +215,24 @@ class Trainer:
             callbacks: `Callback`s, called in order.
             steps_per_dispatch: steps fused into one dispatch (see `Trainer`).
             key: the base PRNG key (see `AbstractTrainer.key`).
-            donate: donate the training state's buffers to each step.
+            donate: donate the training state's buffers to each step of `fit`.
+            nonfinite: `"skip"`, `"raise"` or `"apply"` (see `LossFnTrainer`).
             mesh: train data-parallel over this mesh.
+            max_consecutive_skips: stop after this many skipped steps in a row.
 
         Returns:
             A Trainer driving a `LossFnTrainer`.
         """
-        engine = LossFnTrainer(model, optimizer, make_loss_fn, key=key, donate=donate, mesh=mesh)
-        return cls(engine, callbacks=callbacks, steps_per_dispatch=steps_per_dispatch)
+        engine = LossFnTrainer(
+            model, optimizer, make_loss_fn, key=key, nonfinite=nonfinite, mesh=mesh
+        )
+        return cls(
+            engine,
+            callbacks=callbacks,
+            steps_per_dispatch=steps_per_dispatch,
+            donate=donate,
+            max_consecutive_skips=max_consecutive_skips,
+        )
 
     # -- the stop flag ---------------------------------------------------------------
 
@@ -246,14 +260,16 @@ class Trainer:
                 the epoch number alone, so a resumed run sees the same batches.
             epochs: the total number of epochs.
             val_data: validation batches, evaluated after every epoch.
-            resume: continue from the latest checkpoint of the `ModelCheckpoint` callback;
-                with no checkpoint there yet, start from scratch (with a warning).
+            resume: continue from the latest checkpoint of the callback that keeps them
+                (`ModelCheckpoint`); with no checkpoint there yet, start from scratch
+                (with a warning).
 
         Returns:
             The `History` of the whole run (a resumed run's includes the epochs before).
 
         Raises:
             ValueError: for empty training or validation data, before any step.
+            NonFiniteStepError: after `max_consecutive_skips` skipped steps in a row.
         """
         epochs = checked_int("", "epochs", epochs, 1)
         train_source = _epoch_source(train_data, "train_data")
@@ -262,11 +278,11 @@ class Trainer:
         self.steps_per_epoch = len(train_data) if isinstance(train_data, Sized) else None
         self.should_stop, self.stop_reason, self.resumed_from = False, None, None
         self.history = History()
-        checkpoints = [cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
+        self._skipped_run = []
         try:
-            for checkpoint in checkpoints:
-                checkpoint.store  # noqa: B018  # unwritable folders fail before any step
-            start = self._resume(checkpoints) if resume else 0
+            for callback in self.callbacks:
+                callback.setup(self)  # e.g. unwritable folders fail before any step
+            start = self._resume() if resume else 0
             if start >= self.epochs:
                 return self.history
             first_epoch = self._non_empty(train_source, start)
@@ -281,8 +297,8 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_fit_end(self)
         finally:
-            for checkpoint in checkpoints:
-                checkpoint.close()
+            for callback in self.callbacks:
+                callback.teardown(self)
         return self.history
 
     def _non_empty(self, source: Callable[[int], Iterable[Batch]], epoch: int) -> Iterator[Batch]:
@@ -325,12 +341,14 @@ class Trainer:
         step_callbacks = [cb for cb in self.callbacks if _overrides(cb, "on_step_end")]
         pending: deque[tuple[int, Metrics, int]] = deque()
         fused = self.steps_per_dispatch
+        train_step, train_steps = self._steps.train_step, self._steps.train_steps
 
         def drain(keep: int) -> None:
             while len(pending) > keep:
                 first, metrics, count = pending.popleft()
                 for offset, values in enumerate(_to_host(metrics, count)):
                     self.history.record_step(first + offset, epoch, values)
+                    self._count_skips(first + offset, values)
                     for callback in step_callbacks:
                         callback.on_step_end(self, first + offset, values)
 
@@ -338,14 +356,12 @@ class Trainer:
         for batch in batches:
             first = self.engine.step
             if fused == 1:
-                _, metrics = self._train_step(batch)
-                pending.append((first, metrics, 1))
+                pending.append((first, train_step(batch), 1))
             else:
                 chunk.append(batch)
                 if len(chunk) < fused:
                     continue
-                _, metrics = self._train_steps(_stack(chunk))
-                pending.append((first, metrics, fused))
+                pending.append((first, train_steps(_stack(chunk)), fused))
                 chunk = []
             drain(_METRICS_LAG)
             if self.should_stop:
@@ -353,13 +369,29 @@ class Trainer:
         if not self.should_stop:
             for batch in chunk:  # the epoch's last batches that do not fill a dispatch
                 first = self.engine.step
-                pending.append((first, self._train_step(batch)[1], 1))
+                pending.append((first, train_step(batch), 1))
         drain(0)
+
+    def _count_skips(self, step: int, values: Mapping[str, float]) -> None:
+        if values.get("skipped", 0.0) < 0.5:
+            self._skipped_run = []
+            return
+        self._skipped_run.append(step)
+        if len(self._skipped_run) >= self.max_consecutive_skips:
+            steps = self._skipped_run
+            raise NonFiniteStepError(
+                f"training stopped: {len(steps)} consecutive steps ({_step_range(steps)}) were "
+                "skipped because their loss or gradients were not finite "
+                f"(max_consecutive_skips={self.max_consecutive_skips}); the model holds the "
+                "state from before them and checkpoints written so far are kept. Look for "
+                "NaN or infinite values in the data, or lower the learning rate",
+                steps=steps,
+            )
 
     def _validate(self, source: Callable[[int], Iterable[Batch]]) -> dict[str, float]:
         results: list[tuple[int, Metrics]] = []
         for batch in source(0):
-            results.append((_leading_size(batch), self._evaluate(batch)))
+            results.append((_leading_size(batch), self._steps.evaluate(batch)))
         total = sum(size for size, _ in results)
         if total == 0:
             raise ValueError("val_data yielded no batches")
@@ -367,21 +399,19 @@ class Trainer:
         for size, metrics in results:
             for name, value in _to_host(metrics, 1)[0].items():
                 sums[name] = sums.get(name, 0.0) + size * value
-        skip = {"kl_weight"} if isinstance(self.engine, VAETrainer) else set()
-        return {f"val_{name}": value / total for name, value in sums.items() if name not in skip}
+        return {f"val_{name}": value / total for name, value in sums.items()}
 
     # -- checkpoints and resume ------------------------------------------------------
 
     def checkpoint_metadata(self, epoch: int) -> dict[str, Any]:
         """What a checkpoint stores besides the arrays: enough for an exact resume."""
-        config = self.engine.config.to_dict() if isinstance(self.engine, VAETrainer) else None
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
             "step": self.engine.step,
             "epochs": self.epochs,
-            "config": config,
-            "loss_type": self.loss_type if isinstance(self.loss_type, str) else None,
+            "config": self._steps.config,
+            "loss_type": self._steps.loss_type,
             "callbacks": [
                 {"class": type(callback).__name__, "state": callback.state_dict()}
                 for callback in self.callbacks
@@ -389,43 +419,43 @@ class Trainer:
             "history": self.history.to_dict(),
         }
 
-    def _resume(self, checkpoints: list[ModelCheckpoint]) -> int:
-        if not checkpoints:
+    def _resume(self) -> int:
+        restorers = [cb for cb in self.callbacks if _overrides(cb, "restore")]
+        if not restorers:
             raise ValueError(
-                "fit(resume=True) needs a ModelCheckpoint callback: its folder holds the "
-                "checkpoints to resume from"
+                "fit(resume=True) needs a ModelCheckpoint callback (or another callback that "
+                "restores checkpoints): its folder holds the checkpoints to resume from"
             )
-        store = checkpoints[0].store
-        if store.latest_step() is None:
-            warnings.warn(
-                f"resume=True but {checkpoints[0].dirpath} holds no checkpoint yet; "
-                "training starts from scratch",
-                UserWarning,
-                stacklevel=3,
-            )
+        metadata = restorers[0].restore(self)
+        if metadata is None:
             return 0
-        state, metadata, step = store.restore(self.engine.state, which="latest")
-        self.engine.load_state(state)
+        if metadata.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"the checkpoint was written in format {metadata.get('format')!r} by another "
+                f"version of elbox; this one reads format {CHECKPOINT_FORMAT}"
+            )
         epoch = int(metadata["epoch"])
         self._check_config(metadata)
         self.history = History.from_dict(metadata["history"])
         self.history.truncate(epochs=epoch + 1)
         self._load_callback_states(metadata["callbacks"])
-        self.resumed_from = (epoch, step)
+        self.resumed_from = (epoch, int(metadata["step"]))
         return epoch + 1
 
     def _check_config(self, metadata: Mapping[str, Any]) -> None:
-        if isinstance(self.engine, VAETrainer) and metadata.get("config") is not None:
-            saved, current = metadata["config"], self.engine.config.to_dict()
-            changed = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
-            if changed:
-                warnings.warn(
-                    "resuming with a VAE config that differs from the checkpoint's "
-                    f"(field: (checkpoint, now)): {changed}; the run will not match an "
-                    "uninterrupted one",
-                    UserWarning,
-                    stacklevel=4,
-                )
+        current = self._steps.config
+        saved = metadata.get("config")
+        if current is None or saved is None:
+            return
+        changed = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
+        if changed:
+            warnings.warn(
+                "resuming with a VAE config that differs from the checkpoint's "
+                f"(field: (checkpoint, now)): {changed}; the run will not match an "
+                "uninterrupted one",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _load_callback_states(self, saved: list[Mapping[str, Any]]) -> None:
         # The n-th callback of a class takes the state of the n-th saved one of that class,

@@ -1,230 +1,49 @@
-"""Checkpoints of a `TrainState` and JSON metadata, kept on orbax-checkpoint's manager."""
+"""`CheckpointStore`: checkpoints of a `TrainState` and JSON metadata, on orbax's manager."""
 
-import contextlib
-import dataclasses
 import functools
-import hashlib
-import json
-import logging
-import math
-import numbers
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, NamedTuple, final
+from typing import Any, Final, Literal, final
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
-from .._base_trainer import checked_step
-from .._sharding import is_primary_process, sync_processes
-from .._train_state import TrainState
+from ..._base_trainer import checked_step
+from ..._sharding import is_primary_process, sync_processes
+from ..._train_state import TrainState
+from ._errors import CheckpointError, UnreadableError, quiet_orbax_logs, reason
+from ._layout import (
+    FORMAT,
+    RECORD,
+    STATE,
+    LeafSpec,
+    check_json,
+    handler_registry,
+    leaf_spec,
+    parse_payload,
+    storable,
+    target,
+)
+from ._manifest import MANIFEST, parse_json, verify_manifest, write_manifest
+from ._retention import BestSteps, LatestSteps, metric, metric_or_nan, ranked
 
-# The items of one checkpoint: the TrainState's arrays as a flat list (StandardSave, no
-# pickle) and one JSON record holding the caller's metadata and the arrays' layout.
-_STATE: Final = "state"
-_RECORD: Final = "record"
-_FORMAT: Final = 1
 # Retired checkpoints are first renamed into this sub-folder (orbax's `todelete_subdir`),
 # which is one atomic rename, and only then deleted file by file. Deleting a step folder in
 # place, as orbax does by default, leaves a half-deleted folder that is still listed as a
 # checkpoint when the process is killed midway.
 _TRASH: Final = ".deleted"
-_ORBAX_DIR: Final = os.path.dirname(ocp.__file__)
-_REASON_CHARS: Final = 300
-# After orbax commits a checkpoint, the store lists its files with their sizes and BLAKE2
-# digests in this file; `restore` checks them before orbax reads anything. This finds
-# truncated, deleted and altered files deterministically and says which one. (When one of
-# orbax's concurrent tensorstore reads fails, the reads still in flight complete after
-# orbax has closed its event loop and raise "Event loop is closed" in a callback, which
-# Python prints as an ignored exception; checking first keeps damaged files from reaching
-# orbax at all.) A step without the file (the process was killed between orbax's commit
-# and the listing) is read unchecked.
-_MANIFEST: Final = "elbox-manifest.json"
 # Step folders found damaged when the store opens are moved here: orbax reads every step's
 # metadata as it opens a folder, and one damaged file would make the whole folder unusable.
 # Moved rather than deleted, so nothing is lost that someone may want to inspect.
 _DAMAGED: Final = ".damaged"
 # The JSON files orbax parses when it opens a folder.
 _ORBAX_JSON: Final = ("_CHECKPOINT_METADATA", "metrics/metrics")
-
-
-class CheckpointError(Exception):
-    """A checkpoint folder cannot be used: not writable, empty, damaged or mismatched.
-
-    The message names the folder and, where it applies, the step and what went wrong.
-    """
-
-
-class _LeafSpec(NamedTuple):
-    """How one leaf is stored: shape and dtype on disk, and the PRNG implementation of a key."""
-
-    shape: tuple[int, ...]
-    dtype: str
-    key_impl: str | None
-
-    def describe(self) -> str:
-        kind = "" if self.key_impl is None else f" (PRNG key data, {self.key_impl})"
-        return f"{self.dtype}{list(self.shape)}{kind}"
-
-
-class _UnreadableError(Exception):
-    """A checkpoint's files cannot be read back (internal: restore turns it into a message)."""
-
-
-def _is_key(leaf: Any) -> bool:
-    return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-
-
-def _leaf_spec(leaf: Any) -> _LeafSpec:
-    """The stored form of `leaf`, read from its shape and dtype only (never its data)."""
-    if _is_key(leaf):
-        data = jax.eval_shape(jax.random.key_data, leaf)
-        impl = str(jax.random.key_impl(leaf))
-        return _LeafSpec(tuple(data.shape), str(data.dtype), impl)
-    return _LeafSpec(tuple(np.shape(leaf)), str(jnp.result_type(leaf)), None)
-
-
-def _storable(leaf: Any) -> jax.Array:
-    """`leaf` as an array orbax stores as it is: a typed PRNG key becomes its raw key data."""
-    if _is_key(leaf):
-        return jax.random.key_data(leaf)
-    return jnp.asarray(leaf)
-
-
-def _target(leaf: Any, spec: _LeafSpec) -> jax.ShapeDtypeStruct:
-    """What orbax restores `leaf` as: its stored shape and dtype, on `leaf`'s devices."""
-    sharding = (
-        leaf.sharding
-        if isinstance(leaf, jax.Array)
-        else jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    )
-    return jax.ShapeDtypeStruct(spec.shape, np.dtype(spec.dtype), sharding=sharding)
-
-
-def _check_json(value: Any, where: str) -> None:
-    """Refuse what JSON would not give back unchanged (tuples, non-string keys, objects)."""
-    if value is None or isinstance(value, str | int | float):
-        return
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json(item, f"{where}[{index}]")
-        return
-    if isinstance(value, dict):
-        for name, item in value.items():
-            if not isinstance(name, str):
-                raise TypeError(
-                    f"{where} has the key {name!r}; JSON keys are strings, so a checkpoint "
-                    "would not give it back unchanged"
-                )
-            _check_json(item, f"{where}[{name!r}]")
-        return
-    raise TypeError(
-        f"{where} is a {type(value).__name__}, which JSON would not give back unchanged; "
-        "checkpoint metadata holds dicts with string keys, lists, str, int, float, bool "
-        "and None"
-    )
-
-
-def _metric(metrics: Any, monitor: str) -> float | None:
-    """`metrics[monitor]` as a float, or None where it is missing or NaN."""
-    if not isinstance(metrics, Mapping):
-        return None
-    value = metrics.get(monitor)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _metric_or_nan(metrics: Any, monitor: str) -> float:
-    value = _metric(metrics, monitor)
-    return math.nan if value is None else value
-
-
-def _ranked(scores: Mapping[int, float | None], mode: Literal["min", "max"]) -> list[int]:
-    """The steps that have a score, best first; a tie goes to the earlier step."""
-    sign = 1.0 if mode == "min" else -1.0
-    scored = [(sign * score, step) for step, score in scores.items() if score is not None]
-    return [step for _, step in sorted(scored)]
-
-
-# orbax's own LatestN and BestN are close to what is needed but not the same: LatestN keeps
-# the last entries of orbax's list, which is in save order rather than step order once a
-# step is re-saved; BestN keeps every checkpoint (metric or not) while there are at most
-# `n`, and all of them when `n` is None. These two policies rank by step number and by the
-# monitored metric alone; orbax's AnyPreservationPolicy keeps a checkpoint that either keeps.
-
-
-@final
-@dataclasses.dataclass(frozen=True)
-class _LatestSteps:
-    """An orbax preservation policy: keep the `n` checkpoints with the highest steps."""
-
-    n: int
-
-    def should_preserve(
-        self, checkpoints: Sequence[Any], *, context: ocp_managers.PreservationContext
-    ) -> list[bool]:
-        newest = set(sorted((info.step for info in checkpoints), reverse=True)[: self.n])
-        return [info.step in newest for info in checkpoints]
-
-
-@final
-@dataclasses.dataclass(frozen=True)
-class _BestSteps:
-    """An orbax preservation policy: keep the best `k` checkpoints by `metrics[monitor]`.
-
-    `k=None` keeps every checkpoint that has the metric. Checkpoints without it (or with a
-    NaN) are never kept by this policy.
-    """
-
-    monitor: str
-    mode: Literal["min", "max"]
-    k: int | None
-
-    def should_preserve(
-        self, checkpoints: Sequence[Any], *, context: ocp_managers.PreservationContext
-    ) -> list[bool]:
-        scores = {info.step: _metric(info.metrics, self.monitor) for info in checkpoints}
-        best = _ranked(scores, self.mode)
-        kept = set(best if self.k is None else best[: self.k])
-        return [info.step in kept for info in checkpoints]
-
-
-class _DropOrbaxRecords(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.pathname.startswith(_ORBAX_DIR)
-
-
-@contextlib.contextmanager
-def _quiet_orbax_logs() -> Iterator[None]:
-    """Silence orbax's log records (through absl) while elbox reports the problem itself.
-
-    Reading a damaged checkpoint makes orbax log errors on stderr before it raises; the
-    store turns the failure into one warning or one CheckpointError, which says the same.
-    """
-    logger = logging.getLogger("absl")
-    drop = _DropOrbaxRecords()
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
-
-
-def _reason(error: BaseException) -> str:
-    """A one-line account of an orbax or tensorstore error, for messages."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
 def _writable_folder(directory: str | os.PathLike[str]) -> Path:
@@ -237,20 +56,11 @@ def _writable_folder(directory: str | os.PathLike[str]) -> Path:
         # orbax writes each checkpoint as a folder: check that one can be made here.
         os.rmdir(tempfile.mkdtemp(prefix=".elbox-write-check-", dir=path))
     except OSError as error:
-        reason = error.strerror or str(error)
+        why = error.strerror or str(error)
         raise CheckpointError(
-            f"the checkpoint folder {path} cannot be created or written to: {reason}"
+            f"the checkpoint folder {path} cannot be created or written to: {why}"
         ) from error
     return path
-
-
-def _handler_registry() -> ocp.handlers.DefaultCheckpointHandlerRegistry:
-    registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
-    registry.add(_STATE, ocp.args.StandardSave)
-    registry.add(_STATE, ocp.args.StandardRestore)
-    registry.add(_RECORD, ocp.args.JsonSave)
-    registry.add(_RECORD, ocp.args.JsonRestore)
-    return registry
 
 
 @final
@@ -327,9 +137,9 @@ class CheckpointStore:
         self._mode: Literal["min", "max"] = mode
         self._closed = False
 
-        policies: list[ocp_managers.PreservationPolicy] = [_LatestSteps(keep_latest)]
+        policies: list[ocp_managers.PreservationPolicy] = [LatestSteps(keep_latest)]
         if monitor is not None:
-            policies.append(_BestSteps(monitor, mode, save_top_k))
+            policies.append(BestSteps(monitor, mode, save_top_k))
         options = ocp.CheckpointManagerOptions(
             enable_async_checkpointing=False,
             create=False,
@@ -339,7 +149,7 @@ class CheckpointStore:
             # orbax writes a checkpoint's metrics (and reads them back when the folder is
             # reopened, for the preservation policy) only when `best_fn` is set. Ranking is
             # `_BestSteps`'s; `best_fn` is used by nothing else here.
-            best_fn=None if monitor is None else functools.partial(_metric_or_nan, monitor=monitor),
+            best_fn=None if monitor is None else functools.partial(metric_or_nan, monitor=monitor),
             best_mode=mode,
         )
         # With several processes (sharing the folder) process 0 tidies it; the others wait.
@@ -348,13 +158,13 @@ class CheckpointStore:
             self._set_aside_damaged_steps()
         sync_processes(f"elbox-checkpoint-open:{self._directory}")
         try:
-            with _quiet_orbax_logs():
+            with quiet_orbax_logs():
                 self._manager = ocp.CheckpointManager(
-                    self._directory, options=options, handler_registry=_handler_registry()
+                    self._directory, options=options, handler_registry=handler_registry()
                 )
         except Exception as error:
             raise CheckpointError(
-                f"cannot open the checkpoints in {self._directory}: {_reason(error)}; a step "
+                f"cannot open the checkpoints in {self._directory}: {reason(error)}; a step "
                 "folder may be damaged (delete it to go on)"
             ) from error
 
@@ -389,8 +199,8 @@ class CheckpointStore:
         if ranking is None:
             return None
         monitor, mode = ranking
-        scores = {step: _metric(self._read_metrics(step), monitor) for step in self.steps()}
-        best = _ranked(scores, mode)
+        scores = {step: metric(self._read_metrics(step), monitor) for step in self.steps()}
+        best = ranked(scores, mode)
         return best[0] if best else None
 
     def _ranking(self) -> tuple[str, Literal["min", "max"]] | None:
@@ -400,7 +210,7 @@ class CheckpointStore:
         for step in reversed(self.steps()):
             try:
                 payload = self._read_payload(step)
-            except _UnreadableError:
+            except UnreadableError:
                 continue
             monitor, mode = payload.get("monitor"), payload.get("mode")
             if isinstance(monitor, str) and mode in ("min", "max"):
@@ -410,7 +220,7 @@ class CheckpointStore:
 
     def _read_metrics(self, step: int) -> Any:
         try:
-            with _quiet_orbax_logs():
+            with quiet_orbax_logs():
                 return self._manager.metrics(step)
         except Exception:  # An unreadable metrics file: the step has no metric.
             return None
@@ -447,12 +257,12 @@ class CheckpointStore:
         self._check_open()
         step = checked_step(step)
         record = dict(metadata)
-        _check_json(record, "metadata")
+        check_json(record, "metadata")
         leaves = jax.tree.leaves(state)
-        stored = [_storable(leaf) for leaf in leaves]
-        layout = [list(_leaf_spec(leaf)) for leaf in leaves]
+        stored = [storable(leaf) for leaf in leaves]
+        layout = [list(leaf_spec(leaf)) for leaf in leaves]
         payload = {
-            "format": _FORMAT,
+            "format": FORMAT,
             "layout": layout,
             "metadata": record,
             "monitor": self._monitor,
@@ -463,7 +273,7 @@ class CheckpointStore:
             # Always a dict when a metric is monitored: orbax warns on each save without.
             orbax_metrics = {str(name): float(value) for name, value in (metrics or {}).items()}
         args = ocp.args.Composite(
-            **{_STATE: ocp.args.StandardSave(stored), _RECORD: ocp.args.JsonSave(payload)}
+            **{STATE: ocp.args.StandardSave(stored), RECORD: ocp.args.JsonSave(payload)}
         )
         try:
             if step in self._manager.all_steps():
@@ -472,7 +282,7 @@ class CheckpointStore:
             step_folder = self._step_folder(step)
             # unless retention removed it at once (an old step)
             if is_primary_process() and step_folder.is_dir():
-                _write_manifest(step_folder)
+                write_manifest(step_folder)
             sync_processes(f"elbox-checkpoint-manifest:{self._directory}:{step}")
             listed = list(self._manager.all_steps())
             if listed != sorted(listed):  # orbax lists in save order; re-read in step order
@@ -480,7 +290,7 @@ class CheckpointStore:
         except Exception as error:
             raise CheckpointError(
                 f"could not save the checkpoint of step {step} in {self._directory}: "
-                f"{_reason(error)}"
+                f"{reason(error)}"
             ) from error
         finally:
             if is_primary_process():
@@ -543,7 +353,7 @@ class CheckpointStore:
                 )
         try:
             state, metadata = self._restore_step(like, step)
-        except _UnreadableError as error:
+        except UnreadableError as error:
             raise CheckpointError(
                 f"the checkpoint of step {step} in {self._directory} is unreadable ({error})"
             ) from error.__cause__
@@ -557,7 +367,7 @@ class CheckpointStore:
         for index, step in enumerate(newest_first):
             try:
                 state, metadata = self._restore_step(like, step)
-            except _UnreadableError as error:
+            except UnreadableError as error:
                 failures.append(f"step {step}: {error}")
                 if index + 1 < len(newest_first):
                     warnings.warn(
@@ -573,30 +383,28 @@ class CheckpointStore:
         )
 
     def _restore_step(self, like: TrainState, step: int) -> tuple[TrainState, dict[str, Any]]:
-        """One step; `_UnreadableError` if its files are damaged, CheckpointError on mismatch."""
-        _verify_manifest(self._step_folder(step))
-        layout, metadata = _parse_payload(self._read_payload(step))
+        """One step; `UnreadableError` if its files are damaged, CheckpointError on mismatch."""
+        verify_manifest(self._step_folder(step))
+        layout, metadata = parse_payload(self._read_payload(step))
         paths_and_leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
         paths = [jax.tree_util.keystr(path) for path, _ in paths_and_leaves]
         like_leaves = [leaf for _, leaf in paths_and_leaves]
-        specs = [_leaf_spec(leaf) for leaf in like_leaves]
+        specs = [leaf_spec(leaf) for leaf in like_leaves]
         self._check_layout(step, layout, specs, paths)
 
-        targets = [_target(leaf, spec) for leaf, spec in zip(like_leaves, specs, strict=True)]
-        args = ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(targets)})
+        targets = [target(leaf, spec) for leaf, spec in zip(like_leaves, specs, strict=True)]
+        args = ocp.args.Composite(**{STATE: ocp.args.StandardRestore(targets)})
         try:
-            with _quiet_orbax_logs():
-                arrays = self._manager.restore(step, args=args)[_STATE]
+            with quiet_orbax_logs():
+                arrays = self._manager.restore(step, args=args)[STATE]
         except Exception as error:
-            raise _UnreadableError(_reason(error)) from error
+            raise UnreadableError(reason(error)) from error
         if not isinstance(arrays, list) or len(arrays) != len(specs):
-            raise _UnreadableError("the stored arrays do not form the list that was saved")
+            raise UnreadableError("the stored arrays do not form the list that was saved")
         leaves: list[Any] = []
         for array, spec, leaf in zip(arrays, specs, like_leaves, strict=True):
-            if not isinstance(array, jax.Array) or _leaf_spec(array) != spec._replace(
-                key_impl=None
-            ):
-                raise _UnreadableError("a stored array came back with another shape or dtype")
+            if not isinstance(array, jax.Array) or leaf_spec(array) != spec._replace(key_impl=None):
+                raise UnreadableError("a stored array came back with another shape or dtype")
             if spec.key_impl is not None:
                 array = jax.random.wrap_key_data(array, impl=jax.random.key_impl(leaf))
             leaves.append(array)
@@ -606,18 +414,18 @@ class CheckpointStore:
         return state, metadata
 
     def _read_payload(self, step: int) -> Any:
-        """The JSON record of `step`, or `_UnreadableError`."""
+        """The JSON record of `step`, or `UnreadableError`."""
         try:
-            with _quiet_orbax_logs():
+            with quiet_orbax_logs():
                 restored = self._manager.restore(
-                    step, args=ocp.args.Composite(**{_RECORD: ocp.args.JsonRestore()})
+                    step, args=ocp.args.Composite(**{RECORD: ocp.args.JsonRestore()})
                 )
-                return restored[_RECORD]
+                return restored[RECORD]
         except Exception as error:
-            raise _UnreadableError(_reason(error)) from error
+            raise UnreadableError(reason(error)) from error
 
     def _check_layout(
-        self, step: int, layout: list[_LeafSpec], specs: list[_LeafSpec], paths: list[str]
+        self, step: int, layout: list[LeafSpec], specs: list[LeafSpec], paths: list[str]
     ) -> None:
         where = f"the checkpoint of step {step} in {self._directory}"
         if len(layout) != len(specs):
@@ -648,12 +456,12 @@ class CheckpointStore:
             if not (folder.is_dir() and folder.name.isdigit()):
                 continue
             try:
-                _verify_manifest(folder, digests=False)
-                if not (folder / _MANIFEST).exists():
+                verify_manifest(folder, digests=False)
+                if not (folder / MANIFEST).exists():
                     for name in _ORBAX_JSON:
                         if (folder / name).exists():
-                            _parse_json(folder / name)
-            except _UnreadableError as error:
+                            parse_json(folder / name)
+            except UnreadableError as error:
                 target = self._directory / _DAMAGED / folder.name
                 suffix = 1
                 while target.exists():
@@ -703,69 +511,3 @@ class CheckpointStore:
     ) -> None:
         """Close the store."""
         self.close()
-
-
-def _parse_payload(payload: Any) -> tuple[list[_LeafSpec], dict[str, Any]]:
-    """The layout and metadata of a checkpoint's JSON record, or `_UnreadableError`."""
-    try:
-        if not isinstance(payload, dict) or payload["format"] != _FORMAT:
-            raise ValueError("unknown record format")
-        layout = [
-            _LeafSpec(tuple(int(n) for n in shape), str(dtype), None if impl is None else str(impl))
-            for shape, dtype, impl in payload["layout"]
-        ]
-        metadata = payload["metadata"]
-        if not isinstance(metadata, dict):
-            raise ValueError("the metadata is not a JSON object")
-    except (KeyError, TypeError, ValueError) as error:
-        raise _UnreadableError(f"its JSON record is malformed: {_reason(error)}") from error
-    return layout, metadata
-
-
-def _digest(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "blake2b").hexdigest()
-
-
-def _write_manifest(folder: Path) -> None:
-    """List the files of a committed checkpoint with their sizes and digests."""
-    files = {
-        path.relative_to(folder).as_posix(): [path.stat().st_size, _digest(path)]
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.startswith(_MANIFEST)
-    }
-    partial = folder / f"{_MANIFEST}.partial"
-    partial.write_text(json.dumps({"format": _FORMAT, "files": files}))
-    os.replace(partial, folder / _MANIFEST)
-
-
-def _parse_json(path: Path) -> None:
-    try:
-        json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise _UnreadableError(f"{path.name} is not valid JSON: {_reason(error)}") from error
-
-
-def _verify_manifest(folder: Path, *, digests: bool = True) -> None:
-    """Check the files of a checkpoint against its listing; `_UnreadableError` names a bad one.
-
-    With `digests=False` only the files' sizes are compared (cheap: no file is read).
-    """
-    listing = folder / _MANIFEST
-    if not listing.exists():
-        return
-    try:
-        files = json.loads(listing.read_text())["files"]
-        expected = [(str(name), int(size), str(digest)) for name, (size, digest) in files.items()]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise _UnreadableError(f"its file list {_MANIFEST} is damaged: {_reason(error)}") from error
-    for name, size, digest in expected:
-        path = folder / name
-        try:
-            found = path.stat().st_size
-            if found != size:
-                raise _UnreadableError(f"{name} has {found} bytes where {size} were written")
-            if digests and _digest(path) != digest:
-                raise _UnreadableError(f"{name} differs from what was written")
-        except OSError as error:
-            raise _UnreadableError(f"{name}: {error.strerror or error}") from error

@@ -1,0 +1,51 @@
+"""The errors of the checkpoint store, and how orbax's failures are reported in them."""
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from typing import Final
+
+import orbax.checkpoint as ocp
+
+_ORBAX_DIR: Final = os.path.dirname(ocp.__file__)
+_REASON_CHARS: Final = 300
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder cannot be used: not writable, empty, damaged or mismatched.
+
+    The message names the folder and, where it applies, the step and what went wrong.
+    """
+
+
+class UnreadableError(Exception):
+    """A checkpoint's files cannot be read back (internal: restore turns it into a message)."""
+
+
+class _DropOrbaxRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(_ORBAX_DIR)
+
+
+@contextlib.contextmanager
+def quiet_orbax_logs() -> Iterator[None]:
+    """Silence orbax's log records (through absl) while elbox reports the problem itself.
+
+    Reading a damaged checkpoint makes orbax log errors on stderr before it raises; the
+    store turns the failure into one warning or one CheckpointError, which says the same.
+    """
+    logger = logging.getLogger("absl")
+    drop = _DropOrbaxRecords()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def reason(error: BaseException) -> str:
+    """A one-line account of an orbax or tensorstore error, for messages."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
