@@ -11,7 +11,7 @@ import pytest
 
 from elbox import VAETrainingConfig
 from elbox.data import batches
-from elbox.training import Callback, Trainer
+from elbox.training import Callback, Trainer, TrainingLoop
 
 from .helpers import FRAMEWORKS, Framework, make_trainer, params_of, patterns
 from .test_trainer import count_compiles
@@ -29,22 +29,24 @@ class Recorder(Callback):
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainingLoop) -> None:
         self.calls.append(("fit_start",))
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainingLoop, epoch: int) -> None:
         self.calls.append(("epoch_start", epoch))
 
-    def on_step_end(self, trainer: Trainer, step: int, metrics: Mapping[str, float]) -> None:
+    def on_step_end(self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]) -> None:
         self.calls.append(("step", step, dict(metrics)))
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
         self.calls.append(("epoch_end", epoch, dict(logs)))
 
-    def on_epoch_complete(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_complete(
+        self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]
+    ) -> None:
         self.calls.append(("epoch_complete", epoch))
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainingLoop) -> None:
         self.calls.append(("fit_end",))
 
     def steps(self) -> list[int]:
@@ -253,7 +255,9 @@ def test_loss_fn_trainer_takes_batches_with_labels() -> None:
 
 def test_stop_request_from_a_step_callback() -> None:
     class StopAtStep(Callback):
-        def on_step_end(self, trainer: Trainer, step: int, metrics: Mapping[str, float]) -> None:
+        def on_step_end(
+            self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]
+        ) -> None:
             if step == 5:
                 trainer.request_stop("enough")
 

@@ -22,6 +22,11 @@ class Engine(Protocol):
         ...
 
     @property
+    def model(self) -> Any:
+        """The model with the current parameters."""
+        ...
+
+    @property
     def state(self) -> TrainState:
         """The training state, for checkpoints."""
         ...
