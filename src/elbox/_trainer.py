@@ -192,12 +192,30 @@ class VAETrainer(AbstractTrainer[ModelT]):
         """
         return self.objective(loss_type).loss_fn(step, step_key(self.key, step))
 
+    def as_train_step(self, loss_type: LossType = "mse", *, evaluation: bool = False) -> TrainStep:
+        """The functional core's step that this trainer runs, for its `state`.
+
+        `state, metrics = trainer.as_train_step("bce_logits")(trainer.state, batch)` computes
+        what `train_step` would, as a pure function that changes nothing in the trainer:
+        the way to run the same training under your own `jax.jit`, `lax.scan` or
+        `jax.vmap` (several seeds at once, say, over states stacked from several trainers).
+
+        Args:
+            loss_type: the reconstruction loss, as for `train_step`.
+            evaluation: give the objective of `evaluate`, which also reports `neg_elbo`.
+
+        Returns:
+            A `TrainStep` with this trainer's objective, optimizer and `nonfinite`.
+        """
+        objective = self.objective(loss_type)
+        if evaluation:
+            objective = dataclasses.replace(objective, report_neg_elbo=True)
+        return TrainStep(objective, self._holder.optimizer, nonfinite=self.nonfinite)
+
     def _core_step(self, variant: Hashable) -> TrainStep:
         if isinstance(variant, tuple):  # (_EVALUATION, loss type)
-            objective = dataclasses.replace(self.objective(variant[1]), report_neg_elbo=True)
-        else:
-            objective = self.objective(variant)  # type: ignore[arg-type]  # a LossType
-        return TrainStep(objective, self._holder.optimizer, nonfinite=self.nonfinite)
+            return self.as_train_step(variant[1], evaluation=True)
+        return self.as_train_step(variant)  # type: ignore[arg-type]  # a LossType
 
     # -- compiled steps --------------------------------------------------------------
 
