@@ -31,6 +31,37 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="evaluate a run's best checkpoint on its test split"
     )
     evaluate.add_argument("run", type=Path, help="the run folder")
+    study = commands.add_parser(
+        "study",
+        help="train a grid of settings for several seeds and report what each knob does",
+        description=(
+            "Train every setting of a study for several seeds (the seeds of a setting train "
+            "together, as one vmapped step) and write study.csv (a row per run), study.md "
+            "(mean and standard deviation over seeds) and study.png. Studies: collapse "
+            "(KL schedules x free bits on the digits), beta (beta against disentanglement "
+            "on the shapes factor grid), grid (--grid options only)."
+        ),
+    )
+    study.add_argument("name", metavar="NAME", help="collapse, beta or grid")
+    study.add_argument("--seeds", type=int, default=3, help="seeds per setting (default: 3)")
+    study.add_argument(
+        "--epochs", type=int, default=None, help="epochs per run (default: the study's own)"
+    )
+    study.add_argument(
+        "--output", type=Path, default=None, help="the study folder (default: studies/NAME)"
+    )
+    study.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help=(
+            "an axis over any `elbox train` option, e.g. --grid beta=1,4,16; replaces the "
+            "study's axis of that option or adds one (repeatable)"
+        ),
+    )
+    study.add_argument("--resume", action="store_true", help="continue the study in --output")
+    study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
     return parser
 
 
@@ -47,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if problems:
                 parser.error("; ".join(problems))
             _run.train(options)
+        elif arguments.command == "study":
+            _study(arguments, parser, argv)
         elif arguments.command == "plot":
             for path in _run.plot_run(arguments.run):
                 print(path)
@@ -62,3 +95,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"elbox {arguments.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _study(
+    arguments: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> None:
+    from ._study import StudyError, plan_study, prepare_folder, run_study
+
+    try:
+        plan = plan_study(
+            arguments.name,
+            seeds=arguments.seeds,
+            epochs=arguments.epochs,
+            grid=arguments.grid,
+            output=arguments.output,
+        )
+        rows = prepare_folder(plan, resume=arguments.resume, overwrite=arguments.overwrite)
+    except StudyError as error:
+        parser.exit(2, f"elbox study: error: {error}\n")
+    words = sys.argv[1:] if argv is None else list(argv)
+    path = run_study(plan, rows, command=" ".join(["elbox", *words]))
+    print(f"elbox study {plan.spec.name}: {path}")

@@ -10,7 +10,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
-DatasetName = Literal["digits", "shapes"]
+DatasetName = Literal["digits", "shapes", "shapes_grid"]
 DecoderOutput = Literal["logits", "sigmoid"]
 
 
@@ -28,7 +28,8 @@ class TrainOptions:
     model: ModelKind = "mlp"
     """The reference architecture: a multilayer perceptron or a convolutional VAE."""
     dataset: DatasetName = "digits"
-    """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites."""
+    """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites; shapes_grid: the
+    sprites on a discrete factor grid, with ground truth for disentanglement metrics."""
     kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
     """The KL weight schedule."""
     kl_warmup_steps: int | None = None

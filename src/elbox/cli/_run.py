@@ -38,6 +38,8 @@ SUMMARY_FILE = "summary.json"
 MONITOR = "val_neg_elbo"
 VALIDATION_FRACTION = 0.1
 SHAPES_EXAMPLES, SHAPES_TEST = 6000, 1000
+# Images drawn from the shapes factor grid (of 184,320): a training set and a test set.
+SHAPES_GRID_EXAMPLES, SHAPES_GRID_TEST = 20_000, 2_000
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
@@ -61,10 +63,15 @@ def load_splits(options: TrainOptions) -> Splits:
     if options.dataset == "digits":
         digits = datasets.digits()
         train, test, image_shape = digits.train, digits.test, digits.image_shape
-    else:
+    elif options.dataset == "shapes":
         sprites = datasets.shapes(SHAPES_EXAMPLES, size=32, seed=0)
         images = sprites.images
         train, test, image_shape = images[:-SHAPES_TEST], images[-SHAPES_TEST:], sprites.image_shape
+    else:
+        grid = datasets.ShapesGrid()
+        images = grid.sample_observations(SHAPES_GRID_EXAMPLES, np.random.RandomState(0))
+        train, test = images[:-SHAPES_GRID_TEST], images[-SHAPES_GRID_TEST:]
+        image_shape = grid.observation_shape
     shape = (-1, math.prod(image_shape)) if options.model == "mlp" else (-1, *image_shape)
     train = np.asarray(train, np.float32).reshape(shape)
     test = np.asarray(test, np.float32).reshape(shape)

@@ -1,0 +1,126 @@
+"""Time S seeds trained together (one vmapped step) against S sequential runs.
+
+    python benchmarks/study.py [--seeds 4] [--epochs 5] [--repeats 3]
+
+The setting of `elbox study collapse` (digits, MLP VAE with 32 latent dimensions, adam,
+batches of 64), trained for `--epochs` epochs per seed, three ways, in one process:
+
+(a) S sequential runs, each a loop of the steps `Trainer.fit` runs (`VAETrainer.loop_steps`,
+    donating buffers): what S `elbox train` runs do, without validation and checkpoints;
+(b) S sequential runs of one compiled pure step, `jax.jit(trainer.as_train_step(...))`,
+    compiled once and reused for every seed (the best a careful user writes sequentially);
+(c) the S seeds together: one `jax.jit(jax.vmap(step))` over the stacked states, as
+    `elbox study` trains them (`elbox.cli._study._seeds.train_seeds`).
+
+Each variant's time includes its compilation. Repeats are interleaved; the table reports
+medians and ratios to (a). Target: (c) <= 0.5 of (a).
+"""
+
+import argparse
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from elbox.cli._options import TrainOptions
+from elbox.cli._run import Splits, build_vae, load_splits, training_config
+from elbox.cli._study._seeds import train_seeds
+from elbox.data import batches
+
+OPTIONS = TrainOptions(
+    framework="equinox",
+    dataset="digits",
+    model="mlp",
+    latent=32,
+    beta=1.0,
+    free_bits=0.0,
+    kl_annealing="linear",
+    loss_type="bce_logits",
+)
+
+
+def _trainers(options: TrainOptions, seeds: list[int], splits: Splits) -> list[Any]:
+    steps = options.epochs * len(batches(splits.train, options.batch_size))
+    config = training_config(options, steps)
+    return [
+        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, config)[0]
+        for seed in seeds
+    ]
+
+
+def sequential_trainers(options: TrainOptions, seeds: list[int], splits: Splits) -> None:
+    """(a): the steps of `Trainer.fit`, a loop per seed."""
+    last = None
+    for trainer, seed in zip(_trainers(options, seeds, splits), seeds, strict=True):
+        train_step = trainer.loop_steps(loss_type=options.loss_type, donate=True).train_step
+        loader = batches(splits.train, options.batch_size, seed=seed)
+        for epoch in range(options.epochs):
+            for batch in loader.for_epoch(epoch):
+                last = train_step(batch)
+    jax.block_until_ready(last)
+
+
+def sequential_pure(options: TrainOptions, seeds: list[int], splits: Splits) -> None:
+    """(b): one compiled pure step, reused for every seed in turn."""
+    trainers = _trainers(options, seeds, splits)
+    step = jax.jit(trainers[0].as_train_step(options.loss_type), donate_argnums=0)
+    metrics = None
+    for trainer, seed in zip(trainers, seeds, strict=True):
+        state = trainer.state
+        loader = batches(splits.train, options.batch_size, seed=seed)
+        for epoch in range(options.epochs):
+            for batch in loader.for_epoch(epoch):
+                state, metrics = step(state, batch)
+    jax.block_until_ready(metrics)
+
+
+def together(options: TrainOptions, seeds: list[int], splits: Splits) -> None:
+    """(c): the seeds as one vmapped step, as `elbox study` trains them."""
+    trained = train_seeds(options, seeds, splits)
+    jax.block_until_ready(trained.trainers[-1].state.params)
+
+
+VARIANTS: dict[str, Callable[[TrainOptions, list[int], Splits], None]] = {
+    "(a) sequential VAETrainer.train_step runs": sequential_trainers,
+    "(b) sequential runs of one jitted pure step": sequential_pure,
+    "(c) seeds together, one vmapped step": together,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4, help="seeds per setting")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per seed")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant")
+    args = parser.parse_args()
+    options = dataclasses.replace(OPTIONS, epochs=args.epochs)
+    splits = load_splits(options)
+    seeds = list(range(args.seeds))
+    samples: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for _ in range(args.repeats):
+        for name, run in VARIANTS.items():
+            jax.clear_caches()  # every variant pays its own compilation, every time
+            start = time.perf_counter()
+            run(options, seeds, splits)
+            samples[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    baseline = medians[next(iter(VARIANTS))]
+    steps = args.epochs * len(batches(splits.train, options.batch_size))
+    print(f"jax {jax.__version__}, backend {jax.default_backend()}")
+    print(
+        f"{args.seeds} seeds x {args.epochs} epochs ({steps} steps per seed) of the collapse "
+        f"study's setting, {args.repeats} repeats, medians, compilation included\n"
+    )
+    print("| variant | seconds | ratio to (a) | target |")
+    print("|---|---:|---:|---:|")
+    for name, median in medians.items():
+        ratio = median / baseline
+        target = f"<= 0.50 {'met' if ratio <= 0.5 else 'MISSED'}" if name.startswith("(c)") else ""
+        print(f"| {name} | {median:.2f} | {ratio:.3f} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""A study's files: `study.csv` (a row per run), `study.md` (mean ± sd per setting), plots."""
+
+import csv
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or assumed
+
+import matplotlib.pyplot as plt  # after choosing the backend
+
+from ._measure import DESCRIPTIONS
+from ._spec import Setting, StudySpec
+
+CSV_FILE = "study.csv"
+MARKDOWN_FILE = "study.md"
+PLOT_FILE = "study.png"
+
+Row = dict[str, Any]
+
+_SCORES = {"mig", "factor_vae", "beta_vae", "dci_disentanglement"}
+
+
+def columns(spec: StudySpec, metric_names: Sequence[str]) -> list[str]:
+    """The CSV's columns: the setting, its level on each axis, the seed, the metrics."""
+    return [
+        "setting",
+        *(axis.name for axis in spec.axes),
+        "seed",
+        *metric_names,
+        "seconds",
+        "skipped_steps",
+    ]
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The rows of a `study.csv`, numbers as floats (the seed as an int)."""
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    parsed = []
+    for row in rows:
+        values: Row = {}
+        for name, text in row.items():
+            if name == "seed":
+                values[name] = int(text)
+            else:
+                try:
+                    values[name] = float(text)
+                except ValueError:
+                    values[name] = text
+        parsed.append(values)
+    return parsed
+
+
+def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
+    """Write `study.csv` whole, atomically (a crash never leaves half a file)."""
+    temporary = path.with_suffix(".csv.tmp")
+    with temporary.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(header))
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(path)
+
+
+def _format(metric: str, mean: float, spread: float) -> str:
+    digits = 3 if metric in _SCORES else 1 if metric == "active_units" else 2
+    if math.isnan(spread):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {spread:.{digits}f}"
+
+
+def summary(rows: Sequence[Row], metric: str) -> tuple[float, float]:
+    """Mean and sample standard deviation (NaN for one seed) of a metric over rows."""
+    values = [float(row[metric]) for row in rows]
+    spread = statistics.stdev(values) if len(values) > 1 else math.nan
+    return statistics.fmean(values), spread
+
+
+def markdown(
+    spec: StudySpec,
+    settings: Sequence[Setting],
+    rows: Sequence[Row],
+    metric_names: Sequence[str],
+    *,
+    command: str,
+    epochs: int,
+) -> str:
+    """`study.md`: the table of means ± standard deviations over seeds, per setting."""
+    seeds = sorted({int(row["seed"]) for row in rows})
+    lines = [
+        f"# Study `{spec.name}`",
+        "",
+        spec.description,
+        "",
+        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), {epochs} epochs, made by "
+        f"`{command}`. Each cell is the mean ± the standard deviation over the seeds.",
+        "",
+        "| setting | " + " | ".join(metric_names) + " |",
+        "|---|" + "---:|" * len(metric_names),
+    ]
+    for setting in settings:
+        mine = [row for row in rows if row["setting"] == setting.label]
+        if not mine:
+            continue
+        cells = [_format(name, *summary(mine, name)) for name in metric_names]
+        lines.append(f"| {setting.label} | " + " | ".join(cells) + " |")
+    lines += ["", "Metrics:", ""]
+    lines += [f"- `{name}`: {DESCRIPTIONS[name]}" for name in metric_names]
+    return "\n".join(lines) + "\n"
+
+
+def _position(spec: StudySpec, setting: Setting) -> tuple[str, str]:
+    """Where a setting goes in the plot: its x category and its colour group.
+
+    With two axes or more, the first axis is along x and the others make the colour
+    groups; otherwise each setting is its own category.
+    """
+    if len(spec.axes) >= 2 and setting.levels:
+        first = spec.axes[0].name
+        rest = ", ".join(value for name, value in setting.levels.items() if name != first)
+        return setting.levels[first], rest
+    return setting.label, ""
+
+
+def plot(
+    spec: StudySpec,
+    settings: Sequence[Setting],
+    rows: Sequence[Row],
+    metric_names: Sequence[str],
+    path: Path,
+) -> Path:
+    """One panel per metric: the mean over seeds with its standard deviation, per setting,
+    and each seed's value as a dot."""
+    places = {setting.label: _position(spec, setting) for setting in settings}
+    categories = list(dict.fromkeys(category for category, _ in places.values()))
+    groups = list(dict.fromkeys(group for _, group in places.values()))
+    width = 0.8 / len(groups)
+    colours = plt.get_cmap("tab10")
+    columns_count = min(3, len(metric_names))
+    rows_count = math.ceil(len(metric_names) / columns_count)
+    figure, axes = plt.subplots(
+        rows_count, columns_count, figsize=(4.6 * columns_count, 3.6 * rows_count), squeeze=False
+    )
+    for panel, metric in zip(axes.flat, metric_names, strict=False):
+        labelled: set[str] = set()
+        for setting in settings:
+            mine = [row for row in rows if row["setting"] == setting.label]
+            if not mine:
+                continue
+            category, group = places[setting.label]
+            index = groups.index(group)
+            x = categories.index(category) + (index - (len(groups) - 1) / 2) * width
+            mean, spread = summary(mine, metric)
+            colour = colours(index % 10)
+            label = group if group and group not in labelled else None
+            labelled.add(group)
+            panel.errorbar(
+                [x],
+                [mean],
+                yerr=None if math.isnan(spread) else [spread],
+                fmt="o",
+                color=colour,
+                capsize=4,
+                label=label,
+            )
+            seeds = [float(row[metric]) for row in mine]
+            panel.scatter([x] * len(seeds), seeds, s=8, color=colour, alpha=0.4)
+        panel.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+        panel.set_title(metric)
+        panel.grid(axis="y", alpha=0.3)
+    for panel in list(axes.flat)[len(metric_names) :]:
+        panel.set_visible(False)
+    if len(groups) > 1:
+        axes.flat[0].legend(title=", ".join(axis.name for axis in spec.axes[1:]), fontsize=8)
+    figure.suptitle(f"elbox study {spec.name}: mean ± standard deviation over seeds")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def complete_settings(rows: Sequence[Row], seeds: Sequence[int]) -> set[str]:
+    """The settings whose every seed has a row."""
+    seen: dict[str, set[int]] = {}
+    for row in rows:
+        seen.setdefault(str(row["setting"]), set()).add(int(row["seed"]))
+    return {label for label, have in seen.items() if set(seeds) <= have}
+
+
+def describe_levels(levels: Mapping[str, str]) -> str:
+    """`axis=level, ...` of a setting, for progress lines."""
+    return ", ".join(f"{name}={value}" for name, value in levels.items())

@@ -1,0 +1,170 @@
+"""What a study is: the settings it trains, how many seeds, what it measures.
+
+A study is a grid: each axis is a list of levels, a level sets one or more `elbox train`
+options, and every combination of levels is one setting, trained once per seed. Two
+studies are built in (`collapse` and `beta`); `grid` is a study made of `--grid` options
+alone.
+"""
+
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from typing import Any, Literal
+
+Measures = Literal["collapse", "disentanglement"]
+"""Which metrics a study reports: posterior collapse (the likelihood bound, active units,
+mutual information) or disentanglement (MIG, the FactorVAE and beta-VAE scores, DCI)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One level of an axis: the `elbox train` options it sets and its name in tables."""
+
+    label: str
+    options: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """A study's axis: an option (or group of options) and the levels it takes."""
+
+    name: str
+    levels: tuple[Level, ...]
+
+    @classmethod
+    def of_values(cls, option: str, values: list[Any]) -> "Axis":
+        """An axis over one option's values, each labelled by its value."""
+        return cls(option, tuple(Level(_label(value), {option: value}) for value in values))
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One combination of levels: trained once per seed."""
+
+    label: str
+    levels: Mapping[str, str]
+    """The level of each axis, by axis name (empty for an extra setting)."""
+    options: Mapping[str, Any]
+    """The `elbox train` options it sets on top of the study's base."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+    """A study: the base options of every run, the axes, extra settings, and the metrics.
+
+    Attributes:
+        name: `collapse`, `beta` or `grid`.
+        description: one sentence for `study.md`.
+        base: the `elbox train` options every run shares.
+        axes: the grid's axes; every combination of their levels is a setting.
+        extra: settings beyond the grid, `(label, options)`, e.g. other objectives.
+        measures: the metrics to report.
+        epochs: the default number of epochs.
+        plot_metrics: the metrics the study's plot shows.
+    """
+
+    name: str
+    description: str
+    base: Mapping[str, Any]
+    axes: tuple[Axis, ...]
+    measures: Measures
+    epochs: int
+    plot_metrics: tuple[str, ...]
+    extra: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+    def settings(self) -> list[Setting]:
+        """Every setting: the grid's combinations in order, then the extra ones."""
+        settings = []
+        for combination in itertools.product(*(axis.levels for axis in self.axes)):
+            options: dict[str, Any] = {}
+            for level in combination:
+                options.update(level.options)
+            levels = {
+                axis.name: level.label for axis, level in zip(self.axes, combination, strict=True)
+            }
+            label = ", ".join(f"{name}={value}" for name, value in levels.items())
+            settings.append(Setting(label or "base", levels, options))
+        for label, extra_options in self.extra:
+            settings.append(Setting(label, {}, dict(extra_options)))
+        return settings
+
+    def with_axis(self, axis: Axis) -> "StudySpec":
+        """This study with `axis` replacing the axis of the same name, or added."""
+        axes = [existing for existing in self.axes if existing.name != axis.name]
+        position = next(
+            (index for index, existing in enumerate(self.axes) if existing.name == axis.name),
+            len(axes),
+        )
+        axes.insert(position, axis)
+        return dataclasses.replace(self, axes=tuple(axes))
+
+
+def _label(value: Any) -> str:
+    return str(value)
+
+
+COLLAPSE = StudySpec(
+    name="collapse",
+    description=(
+        "Posterior collapse on the digits: an MLP VAE with 32 latent dimensions and beta 1, "
+        "under each KL schedule, without and with free bits (0.5 nats, per sample or per "
+        "batch)."
+    ),
+    base={
+        "dataset": "digits",
+        "model": "mlp",
+        "latent": 32,
+        "beta": 1.0,
+        "free_bits": 0.0,
+        "free_bits_mode": "per_sample",
+        "loss_type": "bce_logits",
+    },
+    axes=(
+        Axis.of_values("kl_annealing", ["none", "linear", "sigmoid", "cyclical"]),
+        Axis(
+            "free_bits",
+            (
+                Level("off", {"free_bits": 0.0}),
+                Level("0.5 per-sample", {"free_bits": 0.5, "free_bits_mode": "per_sample"}),
+                Level("0.5 batch", {"free_bits": 0.5, "free_bits_mode": "batch"}),
+            ),
+        ),
+    ),
+    measures="collapse",
+    epochs=100,
+    plot_metrics=("active_units", "mutual_information"),
+)
+
+BETA = StudySpec(
+    name="beta",
+    description=(
+        "Beta against disentanglement on the shapes factor grid (3 shapes, 6 scales, "
+        "40 rotations, 16 x 16 positions): an MLP VAE with 10 latent dimensions and a "
+        "linear KL warm-up, at beta 1 to 16."
+    ),
+    base={
+        "dataset": "shapes_grid",
+        "model": "mlp",
+        "latent": 10,
+        "kl_annealing": "linear",
+        "free_bits": 0.0,
+        "loss_type": "bce_logits",
+    },
+    axes=(Axis.of_values("beta", [1.0, 2.0, 4.0, 8.0, 16.0]),),
+    measures="disentanglement",
+    epochs=20,
+    plot_metrics=("recon_loss", "kl", "mig", "factor_vae", "beta_vae", "dci_disentanglement"),
+)
+
+GRID = StudySpec(
+    name="grid",
+    description="A grid given by hand with --grid, over the elbox train defaults.",
+    base={},
+    axes=(),
+    measures="collapse",
+    epochs=150,
+    plot_metrics=("neg_elbo", "active_units", "mutual_information"),
+)
+
+STUDIES: dict[str, StudySpec] = {spec.name: spec for spec in (COLLAPSE, BETA, GRID)}
+"""The studies `elbox study NAME` knows."""

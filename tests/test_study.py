@@ -1,0 +1,200 @@
+"""`elbox study`: seeds trained together equal separate runs; a tiny grid end to end; resume;
+bad input refused before any training."""
+
+import csv
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from elbox.cli import main
+from elbox.cli._options import TrainOptions
+from elbox.cli._run import Splits, build_vae, training_config
+from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
+from elbox.cli._study._report import read_rows
+from elbox.cli._study._seeds import train_seeds
+from elbox.data import batches
+
+from .helpers import params_of, patterns
+
+TINY = TrainOptions(
+    framework="equinox",
+    latent=3,
+    hidden=16,
+    epochs=2,
+    batch_size=16,
+    kl_annealing="linear",
+    loss_type="bce_logits",
+)
+
+
+def _splits() -> Splits:
+    data = np.asarray(patterns(80, features=12), np.float32)
+    return Splits(train=data[:64], validation=data[64:72], test=data[72:], image_shape=(3, 4, 1))
+
+
+@pytest.mark.parametrize("framework", ["equinox", "nnx"])
+def test_seeds_trained_together_equal_separate_runs(framework: str) -> None:
+    options = dataclasses.replace(TINY, framework=framework)  # type: ignore[arg-type]
+    splits = _splits()
+    trained = train_seeds(options, [0, 1, 2], splits)
+    loader_steps = len(batches(splits.train, options.batch_size))
+    config = training_config(options, options.epochs * loader_steps)
+    for seed, together in zip([0, 1, 2], trained.trainers, strict=True):
+        alone, _ = build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, config)
+        loader = batches(splits.train, options.batch_size, seed=seed)
+        for epoch in range(options.epochs):
+            for batch in loader.for_epoch(epoch):
+                alone.train_step(batch, loss_type=options.loss_type)
+        assert together.step == alone.step == options.epochs * loader_steps
+        for a, b in zip(params_of(together.model), params_of(alone.model), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert trained.skipped == [0, 0, 0]
+    first, second = (params_of(trainer.model)[0] for trainer in trained.trainers[:2])
+    assert not np.allclose(first, second)  # the seeds differ
+
+
+def _study(tmp_path: Path, *extra: str) -> int:
+    return main(
+        [
+            "study",
+            "grid",
+            "--grid",
+            "kl_annealing=none,linear",
+            "--grid",
+            "latent=2",
+            "--grid",
+            "hidden=16",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--output",
+            str(tmp_path / "study"),
+            *extra,
+        ]
+    )
+
+
+def test_a_tiny_grid_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _study(tmp_path) == 0
+    folder = tmp_path / "study"
+    rows = read_rows(folder / "study.csv")
+    assert [(row["setting"], row["seed"]) for row in rows] == [
+        ("kl_annealing=none, latent=2, hidden=16", 0),
+        ("kl_annealing=none, latent=2, hidden=16", 1),
+        ("kl_annealing=linear, latent=2, hidden=16", 0),
+        ("kl_annealing=linear, latent=2, hidden=16", 1),
+    ]
+    for row in rows:
+        assert row["neg_elbo"] == pytest.approx(row["recon_loss"] + row["kl"], rel=1e-6)
+        assert 0 <= row["active_units"] <= 2
+        # The bound on log p(x) is at least the ELBO (within Monte Carlo error).
+        assert row["log_likelihood"] >= -row["neg_elbo"] - 0.5
+    table = (folder / "study.md").read_text()
+    assert "| setting | neg_elbo | recon_loss | kl | log_likelihood |" in table
+    assert "| kl_annealing=none, latent=2, hidden=16 | " in table
+    assert " ± " in table
+    assert (folder / "study.png").stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert "[1/2] kl_annealing=none, latent=2, hidden=16: 2 seeds trained together" in printed
+
+    # A finished study is not replaced by accident...
+    assert _study(tmp_path) == 2
+    assert "already holds a study; pass --resume to continue it" in capsys.readouterr().err
+    # ... and resuming it trains nothing.
+    assert _study(tmp_path, "--resume") == 0
+    assert capsys.readouterr().out.count("done before, skipped") == 2
+
+
+def test_resume_skips_finished_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _study(tmp_path) == 0
+    folder = tmp_path / "study"
+    # As if killed after the first setting: only its rows are on disk.
+    with (folder / "study.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    kept = [row for row in rows if row["setting"].startswith("kl_annealing=none")]
+    with (folder / "study.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    capsys.readouterr()
+    assert _study(tmp_path, "--resume") == 0
+    printed = capsys.readouterr().out
+    assert "[1/2] kl_annealing=none, latent=2, hidden=16: done before, skipped" in printed
+    assert "[2/2] kl_annealing=linear, latent=2, hidden=16: 2 seeds trained together" in printed
+    again = read_rows(folder / "study.csv")
+    assert len(again) == 4
+    first = [row for row in again if row["setting"].startswith("kl_annealing=none")]
+    assert [row["neg_elbo"] for row in first] == [float(row["neg_elbo"]) for row in kept]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["study", "nonsense"], "unknown study 'nonsense'; the studies are collapse, beta, grid"),
+        (["study", "grid"], "the study `grid` is made of --grid options: give at least one"),
+        (["study", "grid", "--grid", "betta=1,2"], "--grid betta: not an `elbox train` option"),
+        (["study", "grid", "--grid", "seed=1,2"], "--grid seed: the study's seeds are 0 .."),
+        (["study", "grid", "--grid", "beta"], "--grid 'beta': expected KEY=VALUE[,VALUE...]"),
+        (["study", "grid", "--grid", "beta=1,x"], "--grid beta: 'x' is not a valid float"),
+        (
+            ["study", "grid", "--grid", "kl_annealing=none,steep"],
+            "--grid kl_annealing: 'steep' is not one of none, linear, sigmoid, cyclical",
+        ),
+        (
+            ["study", "grid", "--grid", "beta=1,-2"],
+            "setting 'beta=-2.0': --beta must be a finite number >= 0; got -2.0",
+        ),
+        (
+            ["study", "collapse", "--grid", "free_bits_mode=per_sample,sometimes"],
+            "--grid free_bits_mode: 'sometimes' is not one of per_sample, batch",
+        ),
+        (["study", "collapse", "--seeds", "0"], "--seeds must be >= 1; got 0"),
+        (["study", "collapse", "--epochs", "0"], "--epochs must be >= 1; got 0"),
+    ],
+)
+def test_bad_input_exits_2_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    output = tmp_path / "study"
+    assert main([*arguments, "--output", str(output)]) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_a_folder_with_other_content_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert _study(tmp_path) == 2
+    assert "is not empty and holds no study" in capsys.readouterr().err
+    assert _study(tmp_path, "--resume") == 2
+    assert "holds no study to continue" in capsys.readouterr().err
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_resume_of_another_study_is_refused(tmp_path: Path) -> None:
+    plan = plan_study("grid", seeds=2, epochs=2, grid=["beta=1,2"], output=tmp_path / "s")
+    assert prepare_folder(plan, resume=False, overwrite=False) == []
+    other = plan_study("grid", seeds=2, epochs=3, grid=["beta=1,2"], output=tmp_path / "s")
+    with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds or epochs"):
+        prepare_folder(other, resume=True, overwrite=False)
+    with pytest.raises(StudyError, match="--resume continues a study and --overwrite replaces"):
+        prepare_folder(other, resume=True, overwrite=True)
+
+
+def test_built_in_studies_have_the_issue_s_grids() -> None:
+    collapse = STUDIES["collapse"]
+    labels = [setting.label for setting in collapse.settings()]
+    assert len(labels) == 12
+    assert labels[0] == "kl_annealing=none, free_bits=off"
+    assert labels[-1] == "kl_annealing=cyclical, free_bits=0.5 batch"
+    assert collapse.base["latent"] == 32
+    assert collapse.base["beta"] == 1.0
+    beta = STUDIES["beta"]
+    assert [setting.options["beta"] for setting in beta.settings()[:5]] == [1, 2, 4, 8, 16]
+    assert beta.base["kl_annealing"] == "linear"
