@@ -1,0 +1,18 @@
+"""Evaluating a VAE: the likelihood bound, posterior collapse, and disentanglement.
+
+- The model's fit: [`log_likelihood`][elbox.metrics.log_likelihood], the importance-weighted
+  bound of log p(x) (Burda et al., 2016).
+- Posterior collapse: [`kl_per_dimension`][elbox.metrics.kl_per_dimension],
+  [`active_units`][elbox.metrics.active_units] and
+  [`mutual_information`][elbox.metrics.mutual_information] (He et al., 2019).
+
+Models are used through `model.encode(x) -> (mean, logvar)` and `model.decode(z)`, both on
+batches; Flax NNX and Equinox models both work.
+"""
+
+from ._collapse import active_units as active_units
+from ._collapse import kl_per_dimension as kl_per_dimension
+from ._likelihood import log_likelihood as log_likelihood
+from ._model import EncoderDecoder as EncoderDecoder
+from ._mutual_information import mutual_information as mutual_information
+from ._posterior import posterior_parameters as posterior_parameters
