@@ -5,6 +5,9 @@
 - Posterior collapse: [`kl_per_dimension`][elbox.metrics.kl_per_dimension],
   [`active_units`][elbox.metrics.active_units] and
   [`mutual_information`][elbox.metrics.mutual_information] (He et al., 2019).
+- Disentanglement against ground-truth factors, as google-research/disentanglement_lib
+  defines them: [`mig`][elbox.metrics.mig], [`sap`][elbox.metrics.sap],
+  [`modularity`][elbox.metrics.modularity] and [`dci`][elbox.metrics.dci].
 
 Models are used through `model.encode(x) -> (mean, logvar)` and `model.decode(z)`, both on
 batches; Flax NNX and Equinox models both work.
@@ -12,7 +15,12 @@ batches; Flax NNX and Equinox models both work.
 
 from ._collapse import active_units as active_units
 from ._collapse import kl_per_dimension as kl_per_dimension
+from ._dci import DCIScores as DCIScores
+from ._dci import dci as dci
 from ._likelihood import log_likelihood as log_likelihood
+from ._mig import mig as mig
 from ._model import EncoderDecoder as EncoderDecoder
+from ._modularity import modularity as modularity
 from ._mutual_information import mutual_information as mutual_information
 from ._posterior import posterior_parameters as posterior_parameters
+from ._sap import sap as sap
