@@ -7,16 +7,22 @@
   [`mutual_information`][elbox.metrics.mutual_information] (He et al., 2019).
 - Disentanglement against ground-truth factors, as google-research/disentanglement_lib
   defines them: [`mig`][elbox.metrics.mig], [`sap`][elbox.metrics.sap],
-  [`modularity`][elbox.metrics.modularity] and [`dci`][elbox.metrics.dci].
+  [`modularity`][elbox.metrics.modularity], [`dci`][elbox.metrics.dci],
+  [`factor_vae_score`][elbox.metrics.factor_vae_score] and
+  [`beta_vae_score`][elbox.metrics.beta_vae_score].
 
 Models are used through `model.encode(x) -> (mean, logvar)` and `model.decode(z)`, both on
 batches; Flax NNX and Equinox models both work.
 """
 
+from ._beta_vae import beta_vae_score as beta_vae_score
 from ._collapse import active_units as active_units
 from ._collapse import kl_per_dimension as kl_per_dimension
 from ._dci import DCIScores as DCIScores
 from ._dci import dci as dci
+from ._factor_vae import factor_vae_score as factor_vae_score
+from ._ground_truth import GroundTruthData as GroundTruthData
+from ._ground_truth import Representation as Representation
 from ._likelihood import log_likelihood as log_likelihood
 from ._mig import mig as mig
 from ._model import EncoderDecoder as EncoderDecoder
