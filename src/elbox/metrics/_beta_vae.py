@@ -12,6 +12,7 @@ from ._ground_truth import (
     GroundTruthData,
     Representation,
     check_ground_truth,
+    point_groups,
     represent_batch,
     sample_factors,
 )
@@ -49,7 +50,10 @@ def beta_vae_score(
 
     Args:
         represent: maps a batch of observations (a NumPy array, as `data` returns them)
-            to their latent codes, shape `(batch, latent)`: the posterior means, say.
+            to their latent codes, shape `(batch, latent)`: the posterior means, say. It
+            is called on up to 4096 observations at once (the batches of several points
+            stacked, which is faster than the reference's batch at a time), so each code
+            must depend on its own observation only, as an encoder's in inference mode.
         data: ground-truth data, with `factors_num_values`, `sample_factors` and
             `sample_observations_from_factors` (see
             [`GroundTruthData`][elbox.metrics.GroundTruthData]).
@@ -89,18 +93,22 @@ def beta_vae_score(
     def points(num_points: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
         features: list[npt.NDArray[Any]] = []
         labels = np.zeros(num_points, np.int64)
-        for i in range(num_points):
-            labels[i] = random_state.randint(num_factors)
-            first = sample_factors(data, batch, random_state, num_factors)
-            second = sample_factors(data, batch, random_state, num_factors)
-            second[:, labels[i]] = first[:, labels[i]]
-            first_observations = data.sample_observations_from_factors(first, random_state)
-            second_observations = data.sample_observations_from_factors(second, random_state)
-            difference = represent_batch(represent, first_observations) - represent_batch(
-                represent, second_observations
-            )
-            features.append(np.mean(np.abs(difference), axis=0))
-        return np.stack(features), labels
+        done = 0
+        for group in point_groups(num_points, 2 * batch):
+            # Each point's draws in the reference's order; one call of `represent` for all.
+            observations = []
+            for i in range(done, done + group):
+                labels[i] = random_state.randint(num_factors)
+                first = sample_factors(data, batch, random_state, num_factors)
+                second = sample_factors(data, batch, random_state, num_factors)
+                second[:, labels[i]] = first[:, labels[i]]
+                observations.append(data.sample_observations_from_factors(first, random_state))
+                observations.append(data.sample_observations_from_factors(second, random_state))
+            latents = represent_batch(represent, np.concatenate(observations))
+            pairs = latents.reshape(group, 2, batch, -1)
+            features.append(np.mean(np.abs(pairs[:, 0] - pairs[:, 1]), axis=1))
+            done += group
+        return np.concatenate(features), labels
 
     train_points, train_labels = points(train)
     if np.unique(train_labels).size < 2:

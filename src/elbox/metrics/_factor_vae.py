@@ -9,13 +9,11 @@ from ._ground_truth import (
     GroundTruthData,
     Representation,
     check_ground_truth,
+    point_groups,
     represent_batch,
     represent_in_batches,
     sample_factors,
 )
-
-# disentanglement_lib's `_compute_variances` encodes the observations 64 at a time.
-_EVAL_BATCH_SIZE = 64
 
 
 def factor_vae_score(
@@ -61,7 +59,10 @@ def factor_vae_score(
 
     Args:
         represent: maps a batch of observations (a NumPy array, as `data` returns them)
-            to their latent codes, shape `(batch, latent)`: the posterior means, say.
+            to their latent codes, shape `(batch, latent)`: the posterior means, say. It
+            is called on up to 4096 observations at once (the batches of several points
+            stacked, which is faster than the reference's batch at a time), so each code
+            must depend on its own observation only, as an encoder's in inference mode.
         data: ground-truth data, with `factors_num_values`, `sample_factors` and
             `sample_observations_from_factors` (see
             [`GroundTruthData`][elbox.metrics.GroundTruthData]).
@@ -137,7 +138,7 @@ def vote_tables(
     """The training and evaluation votes, `(num_factors, latent)`; None if all are pruned."""
     factors = sample_factors(data, num_variance_estimate, random_state, num_factors)
     observations = data.sample_observations_from_factors(factors, random_state)
-    latents = represent_in_batches(represent, observations, _EVAL_BATCH_SIZE)
+    latents = represent_in_batches(represent, observations)
     global_variances = np.var(latents, axis=0, ddof=1)
     # A dimension of variance 0 is pruned even at `prune_threshold=0` (the reference would
     # divide by 0 there).
@@ -147,15 +148,20 @@ def vote_tables(
 
     def votes(num_points: int) -> npt.NDArray[np.int64]:
         table = np.zeros((num_factors, global_variances.shape[0]), np.int64)
-        for _ in range(num_points):
-            factor_index = random_state.randint(num_factors)
-            factors = sample_factors(data, batch_size, random_state, num_factors)
-            factors[:, factor_index] = factors[0, factor_index]
-            observations = data.sample_observations_from_factors(factors, random_state)
-            local_variances = np.var(represent_batch(represent, observations), axis=0, ddof=1)
-            ratios = local_variances[active] / global_variances[active]
+        for group in point_groups(num_points, batch_size):
+            # Each point's draws in the reference's order; one call of `represent` for all.
+            fixed, observations = [], []
+            for _ in range(group):
+                factor_index = random_state.randint(num_factors)
+                factors = sample_factors(data, batch_size, random_state, num_factors)
+                factors[:, factor_index] = factors[0, factor_index]
+                observations.append(data.sample_observations_from_factors(factors, random_state))
+                fixed.append(factor_index)
+            latents = represent_batch(represent, np.concatenate(observations))
+            local_variances = np.var(latents.reshape(group, batch_size, -1), axis=1, ddof=1)
+            ratios = local_variances[:, active] / global_variances[active]
             # The index among the active dimensions, mapped back to the dimension itself.
-            table[factor_index, active[np.argmin(ratios)]] += 1
+            np.add.at(table, (np.asarray(fixed), active[np.argmin(ratios, axis=1)]), 1)
         return table
 
     return votes(num_train), votes(num_eval)

@@ -8,7 +8,11 @@ import numpy.typing as npt
 
 Representation = Callable[[npt.NDArray[Any]], Any]
 """`represent(observations) -> latents`: a batch of observations to an array of shape
-`(batch, latent)` (a JAX or NumPy array)."""
+`(batch, latent)` (a JAX or NumPy array), each row from its own observation alone."""
+
+OBSERVATIONS_PER_CALL = 4096
+"""The scores stack the observations of several points into one call of `represent`, up to
+this many, so that an encoder runs on large batches."""
 
 
 @runtime_checkable
@@ -84,12 +88,18 @@ def represent_batch(represent: Representation, observations: npt.NDArray[Any]) -
 
 
 def represent_in_batches(
-    represent: Representation, observations: npt.NDArray[Any], batch_size: int
+    represent: Representation, observations: npt.NDArray[Any]
 ) -> npt.NDArray[Any]:
-    """`represent` over `observations`, `batch_size` at a time (`utils.obtain_representation`)."""
+    """`represent` over `observations`, `OBSERVATIONS_PER_CALL` at a time."""
     return np.concatenate(
         [
-            represent_batch(represent, observations[start : start + batch_size])
-            for start in range(0, len(observations), batch_size)
+            represent_batch(represent, observations[start : start + OBSERVATIONS_PER_CALL])
+            for start in range(0, len(observations), OBSERVATIONS_PER_CALL)
         ]
     )
+
+
+def point_groups(num_points: int, observations_per_point: int) -> list[int]:
+    """Sizes of consecutive groups of points whose observations make one call of `represent`."""
+    size = max(1, OBSERVATIONS_PER_CALL // observations_per_point)
+    return [min(size, num_points - start) for start in range(0, num_points, size)]
