@@ -12,7 +12,6 @@ from flax import nnx
 from jaxtyping import Array, Float, TypeCheckError
 
 from elbox.metrics import active_units, kl_per_dimension, mutual_information
-from elbox.models import equinox as eqx_models
 
 from .helpers import FRAMEWORKS, Framework
 
@@ -58,8 +57,11 @@ def test_kl_and_active_units_check_shapes() -> None:
 class ScaledEncoder(eqx.Module):
     """q(z|x) = N(a x, exp(logvar))."""
 
-    a: float
-    logvar: float = 0.0
+    a: Array
+    logvar: Array
+
+    def __init__(self, a: float, logvar: float = 0.0) -> None:
+        self.a, self.logvar = jnp.asarray(a), jnp.asarray(logvar)
 
     def encode(self, x: Float[Array, "batch 1"]) -> tuple[Array, Array]:
         mean = self.a * x
@@ -105,10 +107,10 @@ def reference_mi(means: Any, logvars: Any, key: jax.Array) -> float:
 X = np.random.default_rng(3).normal(size=(2000, 1)).astype(np.float32)
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_an_encoder_that_ignores_x_has_no_information(framework: Framework) -> None:
+def test_an_encoder_that_ignores_x_has_no_information() -> None:
     key = jax.random.key(0)
-    got = mutual_information(scaled_encoder(framework, 0.0, logvar=0.3), X, key=key)
+    model = ScaledEncoder(0.0, logvar=0.3)
+    got = mutual_information(model, X, key=key, batch_size=512)
     # All posteriors are one Gaussian, so log q(z) = log q(z|x) and the estimate is what is
     # left of the entropy's Monte Carlo error: (mean(eps**2) - 1) / 2.
     eps = np.asarray(jax.random.normal(key, X.shape), np.float64)
@@ -120,7 +122,7 @@ def test_information_grows_with_what_the_encoder_reveals() -> None:
     estimates = []
     for a in (0.5, 1.0, 2.0, 4.0):
         key = jax.random.key(1)
-        got = mutual_information(ScaledEncoder(a), X, key=key)
+        got = mutual_information(ScaledEncoder(a), X, key=key, batch_size=512)
         assert got == pytest.approx(0.5 * math.log(1 + a**2), abs=0.05)
         means = a * X
         assert got == pytest.approx(reference_mi(means, np.zeros_like(means), key), abs=1e-4)
@@ -130,24 +132,14 @@ def test_information_grows_with_what_the_encoder_reveals() -> None:
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_an_encoder_that_reveals_one_bit_has_log_2(framework: Framework) -> None:
-    x = np.repeat(np.array([[-1.0], [1.0]], np.float32), 500, axis=0)
+    x = np.repeat(np.array([[-1.0], [1.0]], np.float32), len(X) // 2, axis=0)
     key = jax.random.key(2)
-    got = mutual_information(scaled_encoder(framework, 20.0), x, key=key)
+    got = mutual_information(scaled_encoder(framework, 20.0), x, key=key, batch_size=512)
     # The two posteriors, N(-20, 1) and N(20, 1), do not overlap: log q(z_i) is
     # log q(z_i|x_i) - log 2, and the estimate is log 2 plus the entropy's Monte Carlo error.
     eps = np.asarray(jax.random.normal(key, x.shape), np.float64)
     np.testing.assert_allclose(got, math.log(2.0) + 0.5 * (np.mean(eps**2) - 1.0), atol=2e-6)
     assert got == pytest.approx(math.log(2.0), abs=4 * math.sqrt(1 / (2 * len(x))))
-
-
-def test_mutual_information_of_a_reference_model_matches_numpy() -> None:
-    model = eqx_models.MLPVAE(12, hidden=16, latent=3, key=jax.random.key(0))
-    x = jax.random.uniform(jax.random.key(1), (300, 12))
-    key = jax.random.key(4)
-    means, logvars = model.encode(x)
-    got = mutual_information(model, x, key=key, batch_size=128)
-    assert got == pytest.approx(reference_mi(means, logvars, key), abs=1e-4)
-    assert got <= math.log(300)
 
 
 @pytest.mark.usefixtures("without_hook_checks")

@@ -65,9 +65,10 @@ def log_likelihood(
     Sample k of example i is drawn with `jax.random.fold_in(fold_in(key, i), k)`, where
     i counts the rows of `x`: the result does not depend on `batch_size`. The model runs
     compiled, once per shape, on `batch_size` examples at a time (the last batch padded);
-    the samples are decoded in chunks of equal size, at most `max(batch_size, 8192)`
-    (example, sample) pairs at once and never more than `batch_size * num_samples`,
-    with a running `logsumexp`.
+    the samples are decoded in chunks, at most `max(batch_size, 8192)` (example, sample)
+    pairs at once and never more than `batch_size * num_samples`, with a running
+    `logsumexp`. K is not compiled in: every `num_samples` of at least
+    `8192 // batch_size` reuses one compilation.
 
     Args:
         model: a VAE with `encode(x) -> (mean, logvar)` and `decode(z)` (Flax NNX or
@@ -108,10 +109,7 @@ def log_likelihood(
     samples = checked_int("", "num_samples", num_samples, 1)
     data = checked_data(x, "log_likelihood")
     size = checked_batch_size(batch_size, data.shape[0])
-    # Chunks of equal size, as few as the budget of pairs allows: the last one is masked
-    # where it runs past num_samples.
-    num_chunks = -(-samples // max(1, _PAIRS_PER_CHUNK // size))
-    chunk = -(-samples // num_chunks)
+    chunk = _chunk_size(samples, size)
     static, arrays = split_model(model)
     bounds = []
     for start, count, batch in padded_batches(data, size):
@@ -121,8 +119,8 @@ def log_likelihood(
             batch,
             jnp.asarray(start, jnp.int32),
             key,
+            jnp.asarray(samples, jnp.int32),
             loss_type=loss_type,
-            num_samples=samples,
             chunk=chunk,
         )
         bounds.append(bound[:count])
@@ -153,9 +151,9 @@ def _bound(
     x: Float[Array, "batch *features"],
     start: Array,
     key: PRNGKeyArray,
+    num_samples: Array,
     *,
     loss_type: str,
-    num_samples: int,
     chunk: int,
 ) -> Float[Array, " batch"]:
     model = merge_model(static, arrays)
@@ -192,14 +190,24 @@ def _bound(
         log_prior_ratio = 0.5 * jnp.sum(eps**2 - z**2, axis=-1) + half_log_det[None]
         return log_p_x_given_z.reshape(size, batch) + log_prior_ratio
 
-    def accumulate(total: Array, first: Array) -> tuple[Array, None]:
+    def accumulate(index: Array, total: Array) -> Array:
+        first = index * chunk
         weights = log_weights(first, chunk)
-        if num_chunks * chunk != num_samples:  # the last chunk runs past K: mask the rest
-            valid = first + jnp.arange(chunk, dtype=jnp.int32) < num_samples
-            weights = jnp.where(valid[:, None], weights, -jnp.inf)
-        return jnp.logaddexp(total, jax.nn.logsumexp(weights, axis=0)), None
+        # The last chunk may run past K: its extra samples count for nothing.
+        valid = first + jnp.arange(chunk, dtype=jnp.int32) < num_samples
+        weights = jnp.where(valid[:, None], weights, -jnp.inf)
+        return jnp.logaddexp(total, jax.nn.logsumexp(weights, axis=0))
 
-    num_chunks = -(-num_samples // chunk)
-    firsts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk
-    total, _ = jax.lax.scan(accumulate, jnp.full((batch,), -jnp.inf, mean.dtype), firsts)
-    return total - math.log(num_samples)
+    num_chunks = (num_samples + chunk - 1) // chunk
+    initial = jnp.full((batch,), -jnp.inf, mean.dtype)
+    total: Array = jax.lax.fori_loop(0, num_chunks, accumulate, initial)
+    return total - jnp.log(num_samples.astype(mean.dtype))
+
+
+def _chunk_size(num_samples: int, batch: int) -> int:
+    """Samples per chunk: as many as `_PAIRS_PER_CHUNK` allows, and at most K.
+
+    K itself is not compiled in, so every K of at least `_PAIRS_PER_CHUNK // batch` shares
+    one compilation; the samples of the last chunk beyond K are masked.
+    """
+    return min(num_samples, max(1, _PAIRS_PER_CHUNK // batch))
