@@ -1,0 +1,213 @@
+"""The importance-weighted lower bound of log p(x) (Burda et al., 2016)."""
+
+import math
+from typing import Any, Final
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
+from .._validation import checked_int
+from ._batches import padded_batches
+from ._checks import checked_batch_size, checked_data
+from ._model import EncoderDecoder, check_model, encode, merge_model, split_model
+
+LIKELIHOODS: Final = {
+    "mse": "Gaussian with mean decode(z) and variance 1/2",
+    "bce": "Bernoulli with probabilities decode(z)",
+    "bce_logits": "Bernoulli with logits decode(z)",
+    "mae": "Laplace with location decode(z) and scale 1",
+}
+"""The likelihood p(x|z) that each reconstruction loss is the negative log of (up to a
+constant, which `log_likelihood` adds)."""
+
+# (example, sample) pairs decoded at once: about a few MB of activations for an MLP, big
+# enough for efficient matrix products, small enough to stay in cache.
+_PAIRS_PER_CHUNK = 8192
+
+
+def log_likelihood(
+    model: EncoderDecoder,
+    x: Float[Array, "batch *features"] | Float[np.ndarray, "batch *features"],
+    *,
+    loss_type: str = "mse",
+    num_samples: int = 1000,
+    key: PRNGKeyArray,
+    batch_size: int | None = None,
+) -> Float[Array, " batch"]:
+    r"""The importance-weighted lower bound of log p(x), in nats, for each example.
+
+    With the encoder's posterior q(z|x) as the proposal and the standard normal prior
+    p(z), Burda, Grosse and Salakhutdinov (2016, "Importance weighted autoencoders",
+    eq. 8) bound the log marginal likelihood from below with K samples
+    z_1..z_K ~ q(z|x):
+
+        L_K(x) = log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)  <=  log p(x)
+
+    `L_1` is the ELBO in expectation; `L_K` rises with K and reaches log p(x) as K grows,
+    and equals it for every K when q(z|x) is the exact posterior. The sum is computed
+    with `logsumexp`.
+
+    p(x|z) is the likelihood that `loss_type`'s reconstruction loss is the negative log
+    of, with its normalising constant (D is the number of values in one example):
+
+    - `"mse"`: a Gaussian with mean `decode(z)` and variance 1/2, so
+      `-log p(x|z) = sum (x - mu)**2 + (D/2) log(pi)`;
+    - `"bce"`: a Bernoulli with probabilities `decode(z)` (each log bounded below by
+      -100, as the loss does); `"bce_logits"`: a Bernoulli with logits `decode(z)`;
+      `-log p(x|z)` is the loss itself;
+    - `"mae"`: a Laplace with location `decode(z)` and scale 1, so
+      `-log p(x|z) = sum |x - mu| + D log 2`.
+
+    Sample k of example i is drawn with `jax.random.fold_in(fold_in(key, i), k)`, where
+    i counts the rows of `x`: the result does not depend on `batch_size`. The model runs
+    compiled, once per shape, on `batch_size` examples at a time (the last batch padded);
+    the samples are decoded in chunks, at most `max(batch_size, 8192)` (example, sample)
+    pairs at once and never more than `batch_size * num_samples`, with a running
+    `logsumexp`. K is not compiled in: every `num_samples` of at least
+    `8192 // batch_size` reuses one compilation.
+
+    Args:
+        model: a VAE with `encode(x) -> (mean, logvar)` and `decode(z)` (Flax NNX or
+            Equinox; see [`EncoderDecoder`][elbox.metrics.EncoderDecoder]).
+        x: the data, a JAX or NumPy floating-point array of shape `(batch, ...)`.
+        loss_type: the reconstruction loss the model was trained with: `"mse"`, `"bce"`,
+            `"bce_logits"` or `"mae"`.
+        num_samples: K, the number of importance samples per example (at least 1).
+        key: the key of the samples.
+        batch_size: examples per compiled call; `None` for all of `x` at once.
+
+    Returns:
+        The bound `L_K(x)` of each example, in nats, shape `(batch,)`.
+
+    Raises:
+        TypeError: for a model without `encode` and `decode`, or one whose `encode` does
+            not return `(mean, logvar)`.
+        ValueError: for an unknown `loss_type`, `num_samples < 1`, a `batch_size` below
+            1, `x` that is not floating-point data of shape `(batch, ...)`, or a decoder
+            whose output does not have the shape of `x`.
+
+    Example:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> from elbox.metrics import log_likelihood
+        >>> from elbox.models.equinox import MLPVAE
+        >>> model = MLPVAE(64, hidden=32, latent=4, key=jax.random.key(0))
+        >>> x = jax.random.uniform(jax.random.key(1), (5, 64))
+        >>> bound = log_likelihood(model, x, loss_type="bce_logits", num_samples=100,
+        ...                        key=jax.random.key(2))
+        >>> bound.shape, bool(jnp.all(bound < 0))
+        ((5,), True)
+    """
+    check_model(model, "log_likelihood")
+    if loss_type not in LIKELIHOODS:
+        choices = ", ".join(repr(name) for name in LIKELIHOODS)
+        raise ValueError(f"loss_type must be one of {choices}; got {loss_type!r}")
+    samples = checked_int("", "num_samples", num_samples, 1)
+    data = checked_data(x, "log_likelihood")
+    size = checked_batch_size(batch_size, data.shape[0])
+    chunk = _chunk_size(samples, size)
+    static, arrays = split_model(model)
+    bounds = []
+    for start, count, batch in padded_batches(data, size):
+        bound = _bound(
+            static,
+            arrays,
+            batch,
+            jnp.asarray(start, jnp.int32),
+            key,
+            jnp.asarray(samples, jnp.int32),
+            loss_type=loss_type,
+            chunk=chunk,
+        )
+        bounds.append(bound[:count])
+    return jnp.concatenate(bounds)
+
+
+def negative_log_likelihood(
+    loss_type: str, x: Float[Array, "batch *features"], output: Float[Array, "batch *features"]
+) -> Float[Array, " batch"]:
+    """`-log p(x|z)` of each example, where `output = decode(z)`; see `LIKELIHOODS`."""
+    values = math.prod(x.shape[1:])
+    if loss_type == "mse":
+        return MSELoss().per_sample(x, output) + 0.5 * values * math.log(math.pi)
+    if loss_type == "bce":
+        return BCELoss().per_sample(x, output)
+    if loss_type == "bce_logits":
+        return BCEWithLogitsLoss().per_sample(x, output)
+    if loss_type == "mae":
+        absolute = jnp.abs(x - output).reshape(x.shape[0], -1)
+        return jnp.sum(absolute, axis=1) + values * math.log(2.0)
+    raise ValueError(f"no likelihood for loss_type {loss_type!r}")  # pragma: no cover
+
+
+@eqx.filter_jit
+def _bound(
+    static: Any,
+    arrays: Any,
+    x: Float[Array, "batch *features"],
+    start: Array,
+    key: PRNGKeyArray,
+    num_samples: Array,
+    *,
+    loss_type: str,
+    chunk: int,
+) -> Float[Array, " batch"]:
+    model = merge_model(static, arrays)
+    mean, logvar = encode(model, x)
+    batch, latent = mean.shape
+    std = jnp.exp(0.5 * logvar)
+    half_log_det = 0.5 * jnp.sum(logvar, axis=-1)
+    example_keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
+        key, start + jnp.arange(batch, dtype=jnp.int32)
+    )
+
+    def noise(sample: Array) -> Float[Array, "batch latent"]:
+        def one(example_key: PRNGKeyArray) -> Float[Array, " latent"]:
+            return jax.random.normal(
+                jax.random.fold_in(example_key, sample), (latent,), dtype=mean.dtype
+            )
+
+        return jax.vmap(one)(example_keys)
+
+    def log_weights(first: Array, size: int) -> Float[Array, "size batch"]:
+        eps = jax.vmap(noise)(first + jnp.arange(size, dtype=jnp.int32))
+        z = mean[None] + std[None] * eps
+        output = model.decode(z.reshape(size * batch, latent))
+        expected = (size * batch, *x.shape[1:])
+        if output.shape != expected:
+            raise ValueError(
+                f"log_likelihood: model.decode(z) must return one output of the shape of "
+                f"an example of x, {x.shape[1:]}, per latent code; for {size * batch} "
+                f"codes it returned shape {output.shape}"
+            )
+        repeated = jnp.broadcast_to(x[None], (size, *x.shape)).reshape(expected)
+        log_p_x_given_z = -negative_log_likelihood(loss_type, repeated, output)
+        # log p(z) - log q(z|x): the 2*pi terms cancel, and (z - mean)**2 / var = eps**2.
+        log_prior_ratio = 0.5 * jnp.sum(eps**2 - z**2, axis=-1) + half_log_det[None]
+        return log_p_x_given_z.reshape(size, batch) + log_prior_ratio
+
+    def accumulate(index: Array, total: Array) -> Array:
+        first = index * chunk
+        weights = log_weights(first, chunk)
+        # The last chunk may run past K: its extra samples count for nothing.
+        valid = first + jnp.arange(chunk, dtype=jnp.int32) < num_samples
+        weights = jnp.where(valid[:, None], weights, -jnp.inf)
+        return jnp.logaddexp(total, jax.nn.logsumexp(weights, axis=0))
+
+    num_chunks = (num_samples + chunk - 1) // chunk
+    initial = jnp.full((batch,), -jnp.inf, mean.dtype)
+    total: Array = jax.lax.fori_loop(0, num_chunks, accumulate, initial)
+    return total - jnp.log(num_samples.astype(mean.dtype))
+
+
+def _chunk_size(num_samples: int, batch: int) -> int:
+    """Samples per chunk: as many as `_PAIRS_PER_CHUNK` allows, and at most K.
+
+    K itself is not compiled in, so every K of at least `_PAIRS_PER_CHUNK // batch` shares
+    one compilation; the samples of the last chunk beyond K are masked.
+    """
+    return min(num_samples, max(1, _PAIRS_PER_CHUNK // batch))
