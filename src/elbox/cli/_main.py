@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ._options import add_train_arguments, check_options, options_from
 from ._run import RunError
+from ._study import StudyError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("; ".join(problems))
             _run.train(options)
         elif arguments.command == "study":
-            _study(arguments, parser, argv)
+            _study(arguments, argv)
         elif arguments.command == "plot":
             for path in _run.plot_run(arguments.run):
                 print(path)
@@ -91,28 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"KL {analysis.kl:.2f}); active units {analysis.active_units} of "
                 f"{analysis.active.size}"
             )
-    except RunError as error:
+    except (RunError, StudyError) as error:
         print(f"elbox {arguments.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def _study(
-    arguments: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str] | None
-) -> None:
-    from ._study import StudyError, plan_study, prepare_folder, run_study
+def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
+    from ._study import plan_study, prepare_folder, run_study
 
-    try:
-        plan = plan_study(
-            arguments.name,
-            seeds=arguments.seeds,
-            epochs=arguments.epochs,
-            grid=arguments.grid,
-            output=arguments.output,
-        )
-        rows = prepare_folder(plan, resume=arguments.resume, overwrite=arguments.overwrite)
-    except StudyError as error:
-        parser.exit(2, f"elbox study: error: {error}\n")
+    plan = plan_study(
+        arguments.name,
+        seeds=arguments.seeds,
+        epochs=arguments.epochs,
+        grid=arguments.grid,
+        output=arguments.output,
+    )
+    rows = prepare_folder(plan, resume=arguments.resume, overwrite=arguments.overwrite)
     words = sys.argv[1:] if argv is None else list(argv)
     path = run_study(plan, rows, command=" ".join(["elbox", *words]))
     print(f"elbox study {plan.spec.name}: {path}")

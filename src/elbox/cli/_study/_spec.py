@@ -139,7 +139,7 @@ BETA = StudySpec(
     name="beta",
     description=(
         "Beta against disentanglement on the shapes factor grid (3 shapes, 6 scales, "
-        "40 rotations, 16 x 16 positions): an MLP VAE with 10 latent dimensions and a "
+        "10 rotations, 16 x 16 positions): an MLP VAE with 10 latent dimensions and a "
         "linear KL warm-up, at beta 1 to 16."
     ),
     base={
