@@ -8,7 +8,8 @@
 - `JaxtypingShapes`: in an annotation such as `Float[Array, "batch *features"]`, the string
   is a shape, not a forward reference. Griffe reads strings inside subscripts as forward
   references, and would show this one as the product `batch * features`. The shape strings
-  are kept as written, quotes included.
+  are kept as written, quotes included, with surrounding spaces removed: the source writes
+  one-axis shapes as `" steps"` for ruff's sake, which a reader would take for a typo.
 """
 
 import ast
@@ -78,5 +79,5 @@ class JaxtypingShapes(griffe.Extension):
             if isinstance(shape, ast.Constant) and isinstance(shape.value, str):
                 # Griffe parses `str` constants in annotations as forward references, and
                 # renders other constants with `repr`.
-                verbatim: Any = _Shape(shape.value)
+                verbatim: Any = _Shape(" ".join(shape.value.split()))
                 shape.value = verbatim

@@ -1,22 +1,13 @@
 """The interface between a framework's model and optimizer and elbox's pure training step."""
 
 import abc
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._custom_types import Batch, Metrics, StepLike
+from ._custom_types import LossFn, LossFnFactory, Metrics, ModelT, StepLike
 from ._elbo import ELBOObjective
-
-ModelT = TypeVar("ModelT")
-
-LossFn = Callable[[ModelT, Batch], tuple[Float[Array, ""], Metrics]]
-"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model`."""
-
-LossFnFactory = Callable[[Any], LossFn[ModelT]]
-"""`make_loss_fn(step) -> loss_fn`: called with a traced step inside the compiled step."""
 
 
 class AbstractBackend(abc.ABC, Generic[ModelT]):

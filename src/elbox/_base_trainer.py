@@ -3,7 +3,7 @@
 import abc
 import numbers
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 import equinox as eqx
 import jax
@@ -13,14 +13,12 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFnFactory
-from ._custom_types import Batch, Metrics, StepLike
+from ._backend import AbstractBackend
+from ._custom_types import Batch, LossFnFactory, Metrics, ModelT, StepLike
 from ._equinox_backend import EquinoxBackend
 from ._nnx_backend import NNXBackend
 from ._sharding import DataParallel
 from ._train_state import TrainState
-
-ModelT = TypeVar("ModelT")
 
 Kind = Literal["step", "steps", "evaluate"]
 _Compiled = Callable[[list[Any], Any, int], tuple[Any, ...]]

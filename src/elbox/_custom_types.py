@@ -1,17 +1,23 @@
-"""Type aliases shared across elbox.
+"""Type aliases and type variables shared across elbox.
 
 Static checkers see plain unions; at run time the aliases are jaxtyping annotations, so
-beartype checks dtypes and shapes wherever they are used.
+beartype checks dtypes and shapes wherever they are used. Every alias that appears in a
+public signature is public (re-exported from `elbox`) and documented on the Types page.
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
+import jax
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Int
+import numpy.typing as npt
+from jaxtyping import Array, ArrayLike, Float, Int, Shaped
 
 KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
+"""The names of the built-in KL schedules, for `VAETrainingConfig.kl_annealing`."""
+
 FreeBitsMode: TypeAlias = Literal["per_sample", "batch"]
+"""Where the free-bits floor applies: to each sample's KL, or to the batch average."""
 
 if TYPE_CHECKING:
     StepLike: TypeAlias = int | np.integer[Any] | Array
@@ -20,11 +26,22 @@ if TYPE_CHECKING:
     LossName: TypeAlias = Literal["mse", "bce", "bce_logits"]
 else:
     StepLike = Int[ArrayLike, ""]
+    """A training step: a Python or NumPy integer, or a scalar integer array (a traced
+    step inside a compiled function)."""
+
     ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
+    """A number or a scalar array, such as a KL weight."""
+
     # A static checker takes an int where a float is asked for; beartype needs telling.
     RealNumber = float | int
+    """A real number: a float, or an int (which static checkers accept as a float)."""
+
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = str
+    """The name of a built-in reconstruction loss: `"mse"`, `"bce"` or `"bce_logits"`."""
+
+ModelT = TypeVar("ModelT")
+"""The type of the model a trainer trains: an `nnx.Module` or an `eqx.Module`."""
 
 Metrics: TypeAlias = dict[str, Float[Array, ""]]
 """Named scalar metrics, e.g. ``loss``, ``recon_loss``, ``kl_loss`` and ``kl_weight``."""
@@ -34,3 +51,17 @@ KLScheduleLike: TypeAlias = Callable[[StepLike], ArrayLike]
 
 Batch: TypeAlias = ArrayLike | Mapping[str, Any]
 """A batch: an array of shape ``(batch, ...)`` or a mapping with an ``image`` or ``data`` key."""
+
+LossFn: TypeAlias = Callable[[ModelT, Batch], tuple[Float[Array, ""], Metrics]]
+"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model`."""
+
+LossFnFactory: TypeAlias = Callable[[Any], LossFn[ModelT]]
+"""`make_loss_fn(step) -> loss_fn`: called with a traced step inside the compiled step."""
+
+AnyArray: TypeAlias = Shaped[np.ndarray, "..."] | Shaped[jax.Array, "..."]
+"""A NumPy or JAX array of any shape and dtype (`elbox.data.batches` copies a JAX array
+to host memory once)."""
+
+LoaderItemT = TypeVar("LoaderItemT", npt.NDArray[Any], dict[str, npt.NDArray[Any]])
+"""What a [`Batches`][elbox.data.Batches] loader yields: a NumPy array for an array, a
+dict of NumPy arrays for a mapping of arrays."""

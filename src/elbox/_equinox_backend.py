@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFn, LossFnFactory
+from ._backend import AbstractBackend
 from ._batch import batch_data
-from ._custom_types import Batch, Metrics, StepLike
+from ._custom_types import Batch, LossFn, LossFnFactory, Metrics, StepLike
 from ._elbo import ELBOObjective
 from ._outputs import vae_outputs
 

@@ -1,6 +1,6 @@
 """`LossFnTrainer`: any `make_loss_fn(step)` trained with elbox's compiled steps."""
 
-from typing import Any, TypeVar, final
+from typing import Any, final
 
 import jax
 import optax
@@ -8,11 +8,8 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import LossFnFactory
 from ._base_trainer import AbstractTrainer, refuse_tracers
-from ._custom_types import Batch, Metrics, StepLike
-
-ModelT = TypeVar("ModelT")
+from ._custom_types import Batch, LossFnFactory, Metrics, ModelT, StepLike
 
 _LOSS = "make_loss_fn"
 

@@ -15,9 +15,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import AbstractBackend, LossFn, LossFnFactory
+from ._backend import AbstractBackend
 from ._batch import batch_data
-from ._custom_types import Batch, Metrics, StepLike
+from ._custom_types import Batch, LossFn, LossFnFactory, Metrics, StepLike
 from ._elbo import ELBOObjective
 from ._outputs import vae_outputs
 

@@ -1,7 +1,7 @@
 """`VAETrainer`: the documented training API, for Flax NNX and Equinox models."""
 
 import dataclasses
-from typing import Any, TypeVar, final
+from typing import Any, final
 
 import jax.numpy as jnp
 import numpy.typing as npt
@@ -10,19 +10,27 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._backend import LossFn, LossFnFactory
 from ._base_trainer import AbstractTrainer, refuse_tracers
 from ._batch import batch_data
 from ._config import VAETrainingConfig
-from ._custom_types import Batch, KLScheduleLike, LossName, Metrics, StepLike
+from ._custom_types import (
+    Batch,
+    KLScheduleLike,
+    LossFn,
+    LossFnFactory,
+    LossName,
+    Metrics,
+    ModelT,
+    StepLike,
+)
 from ._elbo import ELBOObjective
 from ._kl import apply_free_bits, kl_loss
 from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype, schedule_from_config
 
-ModelT = TypeVar("ModelT")
-
 LossType = LossName | AbstractReconstructionLoss
+"""A reconstruction loss: the name of a built-in one (`"mse"`, `"bce"`, `"bce_logits"`)
+or an instance of an `AbstractReconstructionLoss` subclass."""
 
 
 def _checked_data(batch: Batch, *, leading_axes: int) -> Array | npt.NDArray[Any]:

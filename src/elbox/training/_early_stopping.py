@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._trainer import Trainer
 
 Mode = Literal["min", "max"]
+"""Which values of a monitored metric are better: lower (`"min"`) or higher (`"max"`)."""
 
 
 # `__post_init__` validates the fields with ValueErrors that name them; `no_type_check` keeps

@@ -3,7 +3,7 @@
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 import jax
 import jax.numpy as jnp
@@ -12,10 +12,9 @@ from flax import nnx
 from jaxtyping import PRNGKeyArray
 
 from .._base_trainer import make_backend
+from .._custom_types import ModelT
 from .._train_state import TrainState
 from ._checkpoint_store import CheckpointError, CheckpointStore
-
-ModelT = TypeVar("ModelT")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,10 +15,9 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
-from .._backend import LossFnFactory
 from .._base_trainer import AbstractTrainer
 from .._batch import BATCH_KEYS, batch_data
-from .._custom_types import Batch, Metrics
+from .._custom_types import Batch, LossFnFactory, Metrics
 from .._loss_fn_trainer import LossFnTrainer
 from .._trainer import LossType, VAETrainer
 from .._validation import checked_int
