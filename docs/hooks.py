@@ -24,7 +24,9 @@ _cache: dict[str, tuple[float, bytes]] = {}
 
 
 def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"elbox_docs_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(
+        f"elbox_docs_{path.stem}", path
+    )
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -38,7 +40,11 @@ def _schedules_png() -> bytes:
     if cached is None or cached[0] != stamp:
         png: bytes = _load(SCHEDULES_SCRIPT).render_png()
         _cache[SCHEDULES_FIGURE] = (stamp, png)
-        log.info("drew %s with %s", SCHEDULES_FIGURE, SCHEDULES_SCRIPT.relative_to(DOCS.parent))
+        log.info(
+            "drew %s with %s",
+            SCHEDULES_FIGURE,
+            SCHEDULES_SCRIPT.relative_to(DOCS.parent),
+        )
     return _cache[SCHEDULES_FIGURE][1]
 
 
@@ -46,7 +52,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated figures to the site's files, as if they were in `docs/`."""
     drawn = File.generated(config, SCHEDULES_FIGURE, content=_schedules_png())
     stale = files.get_file_from_path(SCHEDULES_FIGURE)
-    if stale is not None:  # a copy written into docs/ by running the script by hand
+    if (
+        stale is not None
+    ):  # a copy written into docs/ by running the script by hand
         files.remove(stale)
     files.append(drawn)
     return files
