@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # At most this many blocks may be marked not to run, over all pages.
 MAX_NOT_RUN = 3
+# The longest code line that fits the site's content column at 1280 px without scrolling
+# (`nox -s docs_check` measures it in a browser). Text blocks (output) wrap instead.
+MAX_CODE_LINE = 80
+WRAPPED_LANGUAGES = {"text", ""}
 
 
 def pages() -> list[Path]:
@@ -60,6 +64,21 @@ def test_the_collector_finds_the_examples() -> None:
     assert len(not_run) <= MAX_NOT_RUN, (
         f"{len(not_run)} Python blocks are marked {SKIP_MARKER!r} ({not_run}); keep such "
         "blocks rare: make the example runnable instead"
+    )
+
+
+def test_code_lines_fit_the_content_column() -> None:
+    too_long = [
+        f"{block.page.relative_to(ROOT)}:{block.line + number} ({len(line)} characters)"
+        for page in sorted(DOCS.rglob("*.md"))
+        for block in fenced_blocks(page)
+        if block.language not in WRAPPED_LANGUAGES
+        for number, line in enumerate(block.code.splitlines())
+        if len(line) > MAX_CODE_LINE
+    ]
+    assert not too_long, (
+        f"code lines longer than {MAX_CODE_LINE} characters run off the edge of the site's "
+        "content column; shorten them:\n" + "\n".join(too_long)
     )
 
 

@@ -84,7 +84,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
         >>> from elbox.models.nnx import MLPVAE
         >>> model = MLPVAE(64, hidden=32, latent=4, rngs=nnx.Rngs(0))
         >>> optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
-        >>> trainer = VAETrainer(model, optimizer, VAETrainingConfig(kl_warmup_steps=100))
+        >>> config = VAETrainingConfig(kl_warmup_steps=100)
+        >>> trainer = VAETrainer(model, optimizer, config)
         >>> loss, metrics = trainer.train_step(jnp.zeros((8, 64)))
         >>> sorted(metrics), trainer.step
         (['kl_loss', 'kl_weight', 'loss', 'recon_loss'], 1)

@@ -232,7 +232,8 @@ def batches(
         >>> loader = batches(np.arange(10), 4, shuffle=False)
         >>> len(loader), [b.tolist() for b in loader]
         (2, [[0, 1, 2, 3], [4, 5, 6, 7]])
-        >>> [b.tolist() for b in batches(np.arange(10), 4, shuffle=False, drop_last=False)]
+        >>> ordered = batches(np.arange(10), 4, shuffle=False, drop_last=False)
+        >>> [b.tolist() for b in ordered]
         [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
         >>> pairs = batches({"x": np.arange(6), "y": -np.arange(6)}, 3, seed=0)
         >>> all((b["x"] == -b["y"]).all() for b in pairs)

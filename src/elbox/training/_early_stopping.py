@@ -70,7 +70,8 @@ class EarlyStopping(Callback):
 
     Example:
         >>> from elbox.training import EarlyStopping, EarlyStoppingConfig
-        >>> stopper = EarlyStopping(EarlyStoppingConfig(monitor="val_loss", patience=10))
+        >>> config = EarlyStoppingConfig(monitor="val_loss", patience=10)
+        >>> stopper = EarlyStopping(config)
         >>> stopper.best is None
         True
     """
