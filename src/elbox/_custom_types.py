@@ -19,26 +19,28 @@ KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
 FreeBitsMode: TypeAlias = Literal["per_sample", "batch"]
 """Where the free-bits floor applies: to each sample's KL, or to the batch average."""
 
+# The documented form of each alias is the one static checkers see; at run time the
+# aliases are what beartype checks.
 if TYPE_CHECKING:
     StepLike: TypeAlias = int | np.integer[Any] | Array
-    ScalarLike: TypeAlias = ArrayLike
-    RealNumber: TypeAlias = float
-    LossName: TypeAlias = Literal["mse", "bce", "bce_logits"]
-else:
-    StepLike = Int[ArrayLike, ""]
     """A training step: a Python or NumPy integer, or a scalar integer array (a traced
     step inside a compiled function)."""
 
-    ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
+    ScalarLike: TypeAlias = ArrayLike
     """A number or a scalar array, such as a KL weight."""
 
-    # A static checker takes an int where a float is asked for; beartype needs telling.
-    RealNumber = float | int
+    RealNumber: TypeAlias = float
     """A real number: a float, or an int (which static checkers accept as a float)."""
 
+    LossName: TypeAlias = Literal["mse", "bce", "bce_logits"]
+    """The name of a built-in reconstruction loss."""
+else:
+    StepLike = Int[ArrayLike, ""]
+    ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
+    # A static checker takes an int where a float is asked for; beartype needs telling.
+    RealNumber = float | int
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = str
-    """The name of a built-in reconstruction loss: `"mse"`, `"bce"` or `"bce_logits"`."""
 
 ModelT = TypeVar("ModelT")
 """The type of the model a trainer trains: an `nnx.Module` or an `eqx.Module`."""
