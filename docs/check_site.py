@@ -22,6 +22,8 @@ The browser is Debian's `chromium`, driven by Playwright's Python package throug
 `executable_path`: Playwright's own browser download is not needed.
 """
 
+from __future__ import annotations
+
 import argparse
 import dataclasses
 import functools
@@ -33,16 +35,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
-    Page,
-    Request,
-    Route,
-    sync_playwright,
-)
+# Playwright is imported where the browser starts: the tests of this file need none.
+if TYPE_CHECKING:
+    from playwright.sync_api import (
+        Browser,
+        ConsoleMessage,
+        Page,
+        Request,
+        Route,
+    )
+
 
 # Chromium runs as root on the machines that build the docs, and must not phone home:
 # without these flags it tries to reach Google's servers and logs refused connections.
@@ -288,6 +292,8 @@ def check_site(site: Path, screenshots: Path, chromium: str) -> list[Problem]:
     for old in screenshots.glob("*.png"):
         old.unlink()
     problems: list[Problem] = []
+    from playwright.sync_api import sync_playwright
+
     with serve(site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS

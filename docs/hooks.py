@@ -15,12 +15,10 @@
   page holds the aliases), or keep it out of public signatures.
 """
 
-import html
 import importlib.util
 import logging
 import multiprocessing
 import os
-import re
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -32,6 +30,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 # MkDocs puts docs/ on the path while it imports this file.
+import api_names
 import page_examples
 
 DOCS = Path(__file__).resolve().parent
@@ -176,99 +175,19 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-# -- only public names in the API reference -----------------------------------------------
-
-
-def _is_private(part: str) -> bool:
-    return part.startswith("_") and not part.startswith("__")
-
-
-def public_identifier(identifier: str) -> str:
-    """The public path of the object at `identifier`: private modules left out
-    (`elbox._custom_types.StepLike` -> `elbox.StepLike`), when the public module exports
-    the same object. Otherwise `identifier` itself."""
-    parts = identifier.split(".")
-    if parts[0] != "elbox" or not any(_is_private(part) for part in parts):
-        return identifier
-    for cut in range(len(parts), 0, -1):
-        try:
-            found: object = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        break
-    else:
-        return identifier
-    modules, attributes = parts[:cut], parts[cut:]
-    if any(_is_private(attribute) for attribute in attributes):
-        return identifier
-    public_modules = [part for part in modules if not _is_private(part)]
-    try:
-        candidate: object = importlib.import_module(".".join(public_modules))
-        for attribute in attributes:
-            found = getattr(found, attribute)
-            candidate = getattr(candidate, attribute)
-    except (ImportError, AttributeError):
-        return identifier
-    return (
-        ".".join(public_modules + attributes)
-        if candidate is found
-        else identifier
-    )
-
-
-_AUTOREF_IDENTIFIER = re.compile(r'(<autoref\b[^>]*?\bidentifier=")([^"]+)(")')
+# -- only public names in the API reference -----------------------------------------
 
 
 def on_page_content(
-    html_text: str, page: Page, config: MkDocsConfig, files: Files
+    html: str, page: Page, config: MkDocsConfig, files: Files
 ) -> str:
-    """Point cross-references at public paths: a name in a signature or a docstring is
-    resolved where it is defined, in a private module; links and their hover text show
-    the path users import instead, which is also the one the API pages document."""
-    return _AUTOREF_IDENTIFIER.sub(
-        lambda match: match[1] + public_identifier(match[2]) + match[3],
-        html_text,
-    )
-
-
-# A path through a private module or to a private name of elbox, in a link's hover text.
-_PRIVATE_PATH = re.compile(r"\belbox(?:\.\w+)*?\._(?!_)\w+(?:\.\w+)*")
-_TITLE = re.compile(r'\btitle="([^"]*)"')
-# A cross-reference to an elbox name that no page documents (rendered as plain text).
-_UNRESOLVED = re.compile(r'<span title="(elbox\.[\w.]+)">')
-# A private name as a token of highlighted code (a signature, say).
-_PRIVATE_TOKEN = re.compile(r'<span class="n">(_(?!_)\w+)</span>')
-
-
-def _is_module(path: str) -> bool:
-    try:
-        importlib.import_module(path)
-    except ImportError:
-        return False
-    return True
-
-
-def private_names(content: str) -> list[str]:
-    """What a page's HTML shows of elbox's private names, described for a warning: hover
-    text with a private path, a reference to a module-level elbox name that no page
-    documents (members of documented classes may go undocumented), or a private name."""
-    found = []
-    for title in _TITLE.findall(content):
-        found += [
-            f"hover text {path}"
-            for path in _PRIVATE_PATH.findall(html.unescape(title))
-        ]
-    for path in _UNRESOLVED.findall(content):
-        if _PRIVATE_PATH.fullmatch(path) or _is_module(path.rpartition(".")[0]):
-            found.append(f"a reference to {path}, which no page documents")
-    found += [
-        f"the private name {name}" for name in _PRIVATE_TOKEN.findall(content)
-    ]
-    return sorted(set(found))
+    """Point cross-references at public paths (see `api_names.public_identifier`)."""
+    return api_names.with_public_identifiers(html)
 
 
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """Warn (and so fail the strict build) when an API page shows a private name."""
     if page.file.src_uri.startswith("api/") and page.content is not None:
-        for problem in private_names(page.content):
+        for problem in api_names.private_names(page.content):
             log.warning("%s shows %s", page.file.src_uri, problem)
     return output
