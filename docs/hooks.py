@@ -80,7 +80,7 @@ _pool: list[ProcessPoolExecutor] = []
 
 
 def _start_examples(files: Files) -> None:
-    """Start running the examples of every page that has some, in page order."""
+    """Start running the examples of every page that has some."""
     _stop_examples()
     pages = [
         file
@@ -167,9 +167,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     _start_examples(files)
     drawn = File.generated(config, SCHEDULES_FIGURE, content=_schedules_png())
     stale = files.get_file_from_path(SCHEDULES_FIGURE)
-    if (
-        stale is not None
-    ):  # a copy written into docs/ by running the script by hand
+    # A copy written into docs/ by running the script by hand gives way.
+    if stale is not None:
         files.remove(stale)
     files.append(drawn)
     return files

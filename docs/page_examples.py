@@ -221,9 +221,8 @@ class PageOutput:
 
     outputs: dict[int, str]
     error: str | None = None
-    seconds: float = dataclasses.field(
-        default=0.0, compare=False
-    )  # how long they took
+    # How long the examples took (not part of what they printed).
+    seconds: float = dataclasses.field(default=0.0, compare=False)
 
 
 def jax_cache_dir() -> Path:
