@@ -6,8 +6,13 @@
 - `typecheck`: `mypy --strict` on the package, tests, benchmarks and this file.
 - `lint`: ruff's checks and format check.
 - `bench`: the benchmarks under `benchmarks/`, printed as tables.
+- `docs`: the documentation site, built strictly into `site/`.
+- `docs_check`: the site built and opened page by page in headless Chromium, which must
+  show no overflowing code or table, no missing image and no console error; screenshots
+  of every page go to `site-check/`.
 """
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -62,7 +67,7 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over src/, tests/, benchmarks/ and noxfile.py."""
+    """mypy --strict over src/, tests/, benchmarks/, docs/ and noxfile.py."""
     _install(session, "typecheck")
     session.install("nox")
     session.run("mypy", *session.posargs)
@@ -101,3 +106,54 @@ def docs(session: nox.Session) -> None:
     """
     _install(session, "docs")
     session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+# Debian's Chromium, which docs_check drives with Playwright (Playwright's own browser
+# download cannot reach its servers from every machine that builds the docs).
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+
+
+def _chromium(session: nox.Session) -> str:
+    """The path of Chromium, installed with apt-get (as root) where it is missing."""
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.error(
+            "docs_check needs Chromium: install it (Debian: apt-get install chromium) or put "
+            "a `chromium` on PATH"
+        )
+    session.log("Chromium is missing: installing Debian's chromium package")
+    session.run("apt-get", "update", "-q", external=True)
+    session.run(
+        "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True
+    )
+    found = shutil.which("chromium")
+    if found is None:
+        session.error("apt-get installed chromium, but there is no `chromium` on PATH")
+    return found
+
+
+@nox.session
+def docs_check(session: nox.Session) -> None:
+    """Build the site and check every page in headless Chromium, as a reader sees it.
+
+    The pages are served on 127.0.0.1 and opened at 1280 px; the check fails when a code
+    block or a table is wider than its box, an image does not load, a page asks for
+    anything outside the site, or the browser console shows an error. Screenshots of
+    every page are saved under site-check/. Extra arguments go to docs/check_site.py.
+    """
+    chromium = _chromium(session)
+    _install(session, "docs-check")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+    session.run(
+        "python",
+        "docs/check_site.py",
+        "site",
+        "--screenshots",
+        "site-check",
+        "--chromium",
+        chromium,
+        *session.posargs,
+    )

@@ -8,7 +8,8 @@
 - `JaxtypingShapes`: in an annotation such as `Float[Array, "batch *features"]`, the string
   is a shape, not a forward reference. Griffe reads strings inside subscripts as forward
   references, and would show this one as the product `batch * features`. The shape strings
-  are kept as written, quotes included.
+  are kept as written, quotes included, with surrounding spaces removed: the source writes
+  one-axis shapes as `" steps"` for ruff's sake, which a reader would take for a typo.
 """
 
 import ast
@@ -22,7 +23,17 @@ EXAMPLE_TITLE = re.compile(r"^Example:[ \t]*$", re.MULTILINE)
 
 # jaxtyping's array annotations, `Dtype[ArrayType, "shape"]`.
 JAXTYPING_DTYPES = frozenset(
-    {"Shaped", "Bool", "Key", "Num", "Real", "Inexact", "Float", "Complex", "Integer"}
+    {
+        "Shaped",
+        "Bool",
+        "Key",
+        "Num",
+        "Real",
+        "Inexact",
+        "Float",
+        "Complex",
+        "Integer",
+    }
     | {"Int", "UInt", "BFloat16"}
     | {f"Float{bits}" for bits in (8, 16, 32, 64)}
     | {f"Int{bits}" for bits in (2, 4, 8, 16, 32, 64)}
@@ -34,7 +45,9 @@ JAXTYPING_DTYPES = frozenset(
 class ExampleSections(griffe.Extension):
     """Read an `Example:` section of a docstring as an `Examples:` section."""
 
-    def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
+    def on_object(
+        self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any
+    ) -> None:
         docstring = obj.docstring
         if docstring is not None and EXAMPLE_TITLE.search(docstring.value):
             docstring.value = EXAMPLE_TITLE.sub("Examples:", docstring.value)
@@ -61,7 +74,9 @@ class _Shape:
 class JaxtypingShapes(griffe.Extension):
     """Show the shape strings of jaxtyping annotations verbatim."""
 
-    def on_node(self, *, node: ast.AST | griffe.ObjectNode, agent: Any, **kwargs: Any) -> None:
+    def on_node(
+        self, *, node: ast.AST | griffe.ObjectNode, agent: Any, **kwargs: Any
+    ) -> None:
         # Modules are visited first: rewrite their whole tree once, before Griffe builds any
         # annotation from it.
         if not isinstance(node, ast.Module):
@@ -78,5 +93,5 @@ class JaxtypingShapes(griffe.Extension):
             if isinstance(shape, ast.Constant) and isinstance(shape.value, str):
                 # Griffe parses `str` constants in annotations as forward references, and
                 # renders other constants with `repr`.
-                verbatim: Any = _Shape(shape.value)
+                verbatim: Any = _Shape(" ".join(shape.value.split()))
                 shape.value = verbatim

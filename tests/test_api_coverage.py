@@ -113,18 +113,33 @@ def reexports(module: ModuleSource) -> dict[str, Definition]:
     return names
 
 
+def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, list[ast.stmt], int]]:
+    """The statements of a module body with the body that holds each and its index there;
+    the branches of a top-level `if` (such as `if TYPE_CHECKING:`) count as top level."""
+    for index, node in enumerate(body):
+        if isinstance(node, ast.If):
+            yield from _statements(node.body)
+            yield from _statements(node.orelse)
+        else:
+            yield node, body, index
+
+
+def _defined_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [target.id for target in node.targets if isinstance(target, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
 def top_level_definitions(module: ModuleSource) -> dict[str, ast.stmt]:
     """The classes, functions and variables a module defines at its top level."""
     found: dict[str, ast.stmt] = {}
-    for node in module.tree.body:
-        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            found[node.name] = node
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = node
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            found[node.target.id] = node
+    for node, _, _ in _statements(module.tree.body):
+        for name in _defined_names(node):
+            found[name] = node
     return found
 
 
@@ -166,23 +181,28 @@ def resolve(definition: Definition, seen: frozenset[Definition] = frozenset()) -
 
 
 def docstring_of(definition: Definition) -> str | None:
-    """The docstring of a defined class, function or variable, if it has one."""
+    """The docstring of a defined class, function or variable, if it has one. A name
+    defined more than once (overloads, the branches of an `if`) has the first docstring
+    among its definitions."""
     module = module_source(definition.module)
     assert module is not None
-    body = module.tree.body
-    for index, node in enumerate(body):
-        if node is top_level_definitions(module)[definition.name]:
-            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                return ast.get_docstring(node)
+    for node, body, index in _statements(module.tree.body):
+        if definition.name not in _defined_names(node):
+            continue
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            docstring = ast.get_docstring(node)
+        else:
             following = body[index + 1] if index + 1 < len(body) else None
-            if (
-                isinstance(following, ast.Expr)
+            docstring = (
+                following.value.value
+                if isinstance(following, ast.Expr)
                 and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)
-            ):
-                return following.value.value
-            return None
-    raise AssertionError(definition)
+                else None
+            )
+        if docstring:
+            return docstring
+    return None
 
 
 def class_node(definition: Definition) -> ast.ClassDef | None:
@@ -338,6 +358,15 @@ def test_public_modules_are_found() -> None:
     names = dict(all_public_names())
     assert {"elbox.VAETrainer", "elbox.training.Trainer", "elbox.models.nnx.MLPVAE"} <= set(names)
     assert "elbox.models.nnx.jax" not in names  # an import, not a definition
+
+
+def test_aliases_defined_under_type_checking_are_found() -> None:
+    # `StepLike` is defined in both branches of `if TYPE_CHECKING:`; the run-time branch
+    # carries its docstring.
+    origin = dict(all_public_names())["elbox.StepLike"]
+    definition = resolve(origin)
+    assert definition == Definition("elbox._custom_types", "StepLike")
+    assert "training step" in (docstring_of(definition) or "")
 
 
 def test_every_public_name_has_a_docstring() -> None:

@@ -1,87 +1,39 @@
 """Every Python example in the docs and the README runs.
 
-The collector reads each Markdown page (`README.md` and `docs/**/*.md`) and takes every
-fenced block whose language is `python` (or `py`). The blocks of one page run in order, in
-one namespace, as a reader pasting them into one session would, in a fresh temporary
-working directory, so files they write (checkpoints, logs) don't land in the repository.
-Tracebacks point at the page and line of the failing code.
+The examples are read and run by `docs/page_examples.py`, which the docs build uses too
+(to show each example's output under it): every fenced block whose language is `python`
+(or `py`), the blocks of one page in order, in one namespace, in a fresh temporary working
+directory. Tracebacks point at the page and line of the failing code.
 
 A block that is deliberately not runnable is fenced as ```` ```python notest ```` and the
 page says why next to it; such blocks are rare, and this file counts them.
 """
 
-import dataclasses
 import importlib.util
-import re
-import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from page_examples import (
+    RUNNABLE_LANGUAGES,
+    SKIP_MARKER,
+    clean_output,
+    fenced_blocks,
+    fenced_blocks_in,
+    output_block,
+    page_output,
+    run_page,
+    with_outputs,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-RUNNABLE_LANGUAGES = {"python", "py"}
-SKIP_MARKER = "notest"
 # At most this many blocks may be marked not to run, over all pages.
 MAX_NOT_RUN = 3
-
-OPENING = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Block:
-    """One fenced code block of a Markdown page."""
-
-    page: Path
-    line: int  # the line number (from 1) of the block's first code line
-    language: str
-    words: tuple[str, ...]  # the rest of the info string, e.g. ("notest",)
-    code: str
-
-    @property
-    def runs(self) -> bool:
-        return self.language in RUNNABLE_LANGUAGES and SKIP_MARKER not in self.words
-
-    @property
-    def where(self) -> str:
-        page = self.page.relative_to(ROOT) if self.page.is_relative_to(ROOT) else self.page
-        return f"{page}:{self.line}"
-
-
-def _info_words(info: str) -> tuple[str, tuple[str, ...]]:
-    """The language and the other words of a fence's info string (`{.python .x}` too)."""
-    info = info.strip().strip("{}").strip()
-    words = [word.lstrip(".") for word in info.split()]
-    if not words:
-        return "", ()
-    return words[0].lower(), tuple(words[1:])
-
-
-def fenced_blocks(page: Path) -> Iterator[Block]:
-    """The fenced code blocks of a Markdown page, dedented to their fence's indentation."""
-    lines = page.read_text().splitlines()
-    index = 0
-    while index < len(lines):
-        opening = OPENING.match(lines[index])
-        if opening is None:
-            index += 1
-            continue
-        indent, fence = opening["indent"], opening["fence"]
-        language, words = _info_words(opening["info"])
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-        body: list[str] = []
-        start = index + 1
-        index += 1
-        while index < len(lines) and not closing.match(lines[index]):
-            line = lines[index]
-            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
-            index += 1
-        if index == len(lines):
-            raise ValueError(f"{page}:{start}: the code block opened here is never closed")
-        index += 1  # past the closing fence
-        yield Block(page, start + 1, language, words, "\n".join(body) + "\n")
+# The longest code line that fits the site's content column at 1280 px without scrolling
+# (`nox -s docs_check` measures it in a browser). Text blocks (output) wrap instead.
+MAX_CODE_LINE = 80
+WRAPPED_LANGUAGES = {"text", ""}
 
 
 def pages() -> list[Path]:
@@ -92,39 +44,12 @@ def runnable_pages() -> list[Path]:
     return [page for page in pages() if any(block.runs for block in fenced_blocks(page))]
 
 
-def run_page(page: Path) -> int:
-    """Run the page's Python blocks in order in one fresh module; the number run."""
-    name = "elbox_docs_" + re.sub(r"\W", "_", page.stem)
-    module = types.ModuleType(name)
-    module.__file__ = str(page)
-    # Registered while it runs, so classes defined in examples (dataclasses, eqx.Modules)
-    # find their module as they would in a script.
-    sys.modules[name] = module
-    count = 0
-    try:
-        for block in fenced_blocks(page):
-            if not block.runs:
-                continue
-            # Pad with blank lines so that tracebacks give the page's own line numbers.
-            source = "\n" * (block.line - 1) + block.code
-            code = compile(source, str(page), "exec")
-            try:
-                exec(code, module.__dict__)
-            except BaseException as error:
-                error.add_note(f"in the example at {block.where}")
-                raise
-            count += 1
-    finally:
-        del sys.modules[name]
-    return count
-
-
 @pytest.mark.parametrize(
     "page", runnable_pages(), ids=lambda page: str(page.relative_to(ROOT).as_posix())
 )
 def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run_page(page) > 0
+    assert len(run_page(page)) > 0
 
 
 def test_the_collector_finds_the_examples() -> None:
@@ -139,6 +64,21 @@ def test_the_collector_finds_the_examples() -> None:
     assert len(not_run) <= MAX_NOT_RUN, (
         f"{len(not_run)} Python blocks are marked {SKIP_MARKER!r} ({not_run}); keep such "
         "blocks rare: make the example runnable instead"
+    )
+
+
+def test_code_lines_fit_the_content_column() -> None:
+    too_long = [
+        f"{block.page.relative_to(ROOT)}:{block.line + number} ({len(line)} characters)"
+        for page in sorted(DOCS.rglob("*.md"))
+        for block in fenced_blocks(page)
+        if block.language not in WRAPPED_LANGUAGES
+        for number, line in enumerate(block.code.splitlines())
+        if len(line) > MAX_CODE_LINE
+    ]
+    assert not too_long, (
+        f"code lines longer than {MAX_CODE_LINE} characters run off the edge of the site's "
+        "content column; shorten them:\n" + "\n".join(too_long)
     )
 
 
@@ -171,6 +111,65 @@ def test_failures_name_the_page_and_line(tmp_path: Path) -> None:
         run_page(page)
     assert raised.traceback[-1].lineno + 1 == 8  # pytest counts lines from 0
     assert any("broken.md:8" in note for note in getattr(raised.value, "__notes__", []))
+
+
+def test_output_is_captured_per_block(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nimport sys\nprint('out')\nprint('err', file=sys.stderr)\nprint(2)\n```\n\n"
+        "```python\nvalue = 3\n```\n\n"
+        "```python notest\nprint('never')\n```\n\n"
+        "```python\nprint(value, '  ')\nprint()\n```\n"
+    )
+    result = page_output(str(page))
+    assert result.error is None
+    # Blocks are numbered among all fenced blocks; silent and skipped blocks have none.
+    assert result.outputs == {0: "out\nerr\n2", 3: "3"}
+
+
+def test_output_hides_the_working_directory_and_redrawn_progress(tmp_path: Path) -> None:
+    raw = f"  \nsaved {tmp_path}/run/a.json\n10%\r50%\r100% done   \nin {tmp_path}\n\n"
+    assert clean_output(raw, tmp_path) == "saved run/a.json\n100% done\nin ."
+
+
+def test_files_written_by_examples_stay_out_of_the_working_directory(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```python\nfrom pathlib import Path\nPath('made.txt').write_text('x')\n```\n")
+    assert page_output(str(page)) == page_output(str(page))
+    assert not (tmp_path / "made.txt").exists()
+    assert not (Path.cwd() / "made.txt").exists()
+
+
+def test_a_failing_example_is_reported_with_its_line(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```python\nprint('fine')\n```\n\n```python\n1 / 0\n```\n")
+    result = page_output(str(page))
+    assert result.outputs == {}
+    assert result.error is not None
+    assert "ZeroDivisionError" in result.error
+    assert f"{page}:6" in result.error  # the note names the page and the line
+
+
+def test_outputs_are_inserted_under_their_blocks(tmp_path: Path) -> None:
+    text = (
+        "# Page\n\n```python\nprint(1)\n```\n\nText.\n\n"
+        "!!! note\n\n    ```python\n    print('a ``` b')\n    ```\n"
+    )
+    page = tmp_path / "page.md"
+    shown = with_outputs(text, page, {0: "1", 1: "a ``` b\n\nc"})
+    assert shown == (
+        "# Page\n\n```python\nprint(1)\n```\n\n"
+        '```{ .text .output .no-copy title="Output" }\n1\n```\n\nText.\n\n'
+        "!!! note\n\n    ```python\n    print('a ``` b')\n    ```\n\n"
+        '    ````{ .text .output .no-copy title="Output" }\n    a ``` b\n\n    c\n    ````\n'
+    )
+    # The page with its outputs reads as the same examples, each followed by its output.
+    blocks = list(fenced_blocks_in(shown, page))
+    assert [block.language for block in blocks] == ["python", "text", "python", "text"]
+    assert blocks[3].code == "a ``` b\n\nc\n"
+    assert output_block("x")[1] == '```{ .text .output .no-copy title="Output" }'
+    with pytest.raises(ValueError, match="no fenced blocks numbered"):
+        with_outputs(text, page, {5: "x"})
 
 
 def test_the_schedules_figure_is_drawn() -> None:

@@ -33,3 +33,29 @@ def test_docstring_examples(module: ModuleType) -> None:
         runner.run(test)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, f"{results.failed} docstring example(s) failed in {module.__name__}"
+
+
+# The longest line of an example that fits the API pages' content column at 1280 px (see
+# tests/test_docs_examples.py); the API pages show examples as code, which does not wrap.
+MAX_EXAMPLE_LINE = 80
+
+
+def test_examples_fit_the_content_column() -> None:
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    too_long = []
+    for module in MODULES:
+        for test in finder.find(module, module.__name__):
+            for example in test.examples:
+                lines = [
+                    ("... " if index else ">>> ") + line
+                    for index, line in enumerate(example.source.splitlines())
+                ]
+                lines += example.want.splitlines()
+                too_long += [
+                    f"{test.name}: {line!r}" for line in lines if len(line) > MAX_EXAMPLE_LINE
+                ]
+    assert not too_long, (
+        f"docstring example lines longer than {MAX_EXAMPLE_LINE} characters run off the "
+        "edge of the API pages; shorten them (NORMALIZE_WHITESPACE lets an expected output "
+        "span several lines):\n" + "\n".join(too_long)
+    )

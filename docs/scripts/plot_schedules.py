@@ -35,7 +35,12 @@ SCHEDULES = {
     "sigmoid": "sigmoid: beta * sigmoid((step - W/2) / (W/10))",
     "cyclical": "cyclical: ramp over P/2, hold over P/2",
 }
-COLOURS = {"none": "tab:gray", "linear": "tab:blue", "sigmoid": "tab:green", "cyclical": "tab:red"}
+COLOURS = {
+    "none": "tab:gray",
+    "linear": "tab:blue",
+    "sigmoid": "tab:green",
+    "cyclical": "tab:red",
+}
 
 
 def schedule_curves(steps: int = STEPS) -> dict[str, np.ndarray]:
@@ -58,16 +63,27 @@ def render_png() -> bytes:
     """The figure as PNG bytes (the same bytes for the same elbox and matplotlib)."""
     curves = schedule_curves()
     steps = np.arange(STEPS + 1)
-    figure, axes = plt.subplots(2, 2, figsize=(9, 5.5), sharex=True, sharey=True)
+    figure, axes = plt.subplots(
+        2, 2, figsize=(9, 5.5), sharex=True, sharey=True
+    )
     for axis, (name, title) in zip(axes.flat, SCHEDULES.items(), strict=True):
         axis.plot(steps, curves[name], color=COLOURS[name], linewidth=2)
         axis.set_title(f'kl_annealing="{name}"', fontsize=11)
-        axis.text(0.98, 0.06, title, transform=axis.transAxes, ha="right", fontsize=8.5)
+        axis.text(
+            0.98,
+            0.06,
+            title,
+            transform=axis.transAxes,
+            ha="right",
+            fontsize=8.5,
+        )
         axis.set_ylim(-0.05, 1.15)
         axis.set_xlim(0, STEPS)
         axis.grid(alpha=0.3)
         if name in ("linear", "sigmoid"):
-            axis.axvline(WARMUP_STEPS, color="black", linestyle=":", linewidth=1)
+            axis.axvline(
+                WARMUP_STEPS, color="black", linestyle=":", linewidth=1
+            )
     for axis in axes[1]:
         axis.set_xlabel("step")
     for axis in axes[:, 0]:

@@ -10,7 +10,7 @@ import abc
 import dataclasses
 import numbers
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 import equinox as eqx
 import jax
@@ -20,7 +20,7 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._custom_types import Batch, Metrics, NonFinite, StepLike
+from ._custom_types import Batch, Metrics, ModelT, NonFinite, StepLike
 from ._loop_steps import LoopSteps
 from ._model_def import check_takes_key, is_nnx_module
 from ._nonfinite import NonFiniteStepError, describe_nonfinite, first_skipped
@@ -29,8 +29,6 @@ from ._state_holder import AbstractStateHolder, ArrayStateHolder
 from ._train_state import TrainState
 from ._train_step import NONFINITE_CHOICES, TrainStep
 from ._validation import checked_choice
-
-ModelT = TypeVar("ModelT")
 
 Kind = Literal["step", "steps", "evaluate"]
 _Compiled = Callable[[list[Any], Any, int], tuple[Any, ...]]

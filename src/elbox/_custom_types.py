@@ -1,27 +1,44 @@
-"""Type aliases shared across elbox.
+"""Type aliases and type variables shared across elbox.
 
 Static checkers see plain unions; at run time the aliases are jaxtyping annotations, so
-beartype checks dtypes and shapes wherever they are used.
+beartype checks dtypes and shapes wherever they are used. Every alias that appears in a
+public signature is public (re-exported from `elbox`) and documented on the Types page.
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
+import jax
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Int
+import numpy.typing as npt
+from jaxtyping import Array, ArrayLike, Float, Int, Shaped
 
 KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
+"""The names of the built-in KL schedules, for `VAETrainingConfig.kl_annealing`."""
+
 FreeBitsMode: TypeAlias = Literal["per_sample", "batch"]
+"""Where the free-bits floor applies: to each sample's KL, or to the batch average."""
+
 NonFinite: TypeAlias = Literal["skip", "raise", "apply"]
 """What a training step does when its loss or a gradient is not finite: `"skip"` keeps the
 state as it was (the default), `"raise"` keeps it and raises after the step, `"apply"`
 applies the update anyway."""
 
+# The documented form of each alias is the one static checkers see; at run time the
+# aliases are what beartype checks.
 if TYPE_CHECKING:
     StepLike: TypeAlias = int | np.integer[Any] | Array
+    """A training step: a Python or NumPy integer, or a scalar integer array (a traced
+    step inside a compiled function)."""
+
     ScalarLike: TypeAlias = ArrayLike
+    """A number or a scalar array, such as a KL weight."""
+
     RealNumber: TypeAlias = float
+    """A real number: a float, or an int (which static checkers accept as a float)."""
+
     LossName: TypeAlias = Literal["mse", "bce", "bce_logits", "mae"]
+    """The name of a built-in reconstruction loss."""
 else:
     StepLike = Int[ArrayLike, ""]
     ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
@@ -29,6 +46,9 @@ else:
     RealNumber = float | int
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = str
+
+ModelT = TypeVar("ModelT")
+"""The type of the model a trainer trains: an `nnx.Module` or an `eqx.Module`."""
 
 Metrics: TypeAlias = dict[str, Float[Array, ""]]
 """Named scalar metrics, e.g. ``loss``, ``recon_loss``, ``kl_loss`` and ``kl_weight``."""
@@ -40,7 +60,16 @@ Batch: TypeAlias = ArrayLike | Mapping[str, Any]
 """A batch: an array of shape ``(batch, ...)`` or a mapping with an ``image`` or ``data`` key."""
 
 LossFn: TypeAlias = Callable[[Any, Batch], tuple[Float[Array, ""], Metrics]]
-"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model`."""
+"""`loss_fn(model, batch) -> (loss, metrics)`, differentiable in `model` (an NNX or an
+Equinox model)."""
 
 LossFnFactory: TypeAlias = Callable[[Any], LossFn]
 """`make_loss_fn(step) -> loss_fn`: called with a traced step inside the compiled step."""
+
+AnyArray: TypeAlias = Shaped[np.ndarray, "..."] | Shaped[jax.Array, "..."]
+"""A NumPy or JAX array of any shape and dtype (`elbox.data.batches` copies a JAX array
+to host memory once)."""
+
+LoaderItemT = TypeVar("LoaderItemT", npt.NDArray[Any], dict[str, npt.NDArray[Any]])
+"""What a [`Batches`][elbox.data.Batches] loader yields: a NumPy array for an array, a
+dict of NumPy arrays for a mapping of arrays."""

@@ -62,7 +62,8 @@ def kl_loss(
     Example:
         >>> import jax.numpy as jnp
         >>> from elbox import kl_loss
-        >>> loss, per_sample = kl_loss(jnp.zeros((2, 3)), jnp.zeros((2, 3)), free_bits=0.5)
+        >>> mean, logvar = jnp.zeros((2, 3)), jnp.zeros((2, 3))
+        >>> loss, per_sample = kl_loss(mean, logvar, free_bits=0.5)
         >>> float(loss), per_sample.tolist()
         (1.5, [1.5, 1.5])
     """

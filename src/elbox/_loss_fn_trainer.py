@@ -1,7 +1,7 @@
 """`LossFnTrainer`: any `make_loss_fn(step)` trained with elbox's compiled steps."""
 
 from collections.abc import Hashable
-from typing import Any, TypeVar, final
+from typing import Any, final
 
 import jax
 import optax
@@ -10,11 +10,9 @@ from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base_trainer import AbstractTrainer, refuse_tracers
-from ._custom_types import Batch, LossFnFactory, Metrics, NonFinite, StepLike
+from ._custom_types import Batch, LossFnFactory, Metrics, ModelT, NonFinite, StepLike
 from ._loop_steps import LoopSteps
 from ._train_step import TrainStep
-
-ModelT = TypeVar("ModelT")
 
 _LOSS = "make_loss_fn"
 

@@ -26,7 +26,11 @@ def vae_outputs(outputs: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
     Example:
         >>> import jax.numpy as jnp
         >>> from elbox import vae_outputs
-        >>> out = {"reconstructed": jnp.ones(2), "mean": jnp.zeros(1), "log_var": jnp.zeros(1)}
+        >>> out = {
+        ...     "reconstructed": jnp.ones(2),
+        ...     "mean": jnp.zeros(1),
+        ...     "log_var": jnp.zeros(1),
+        ... }
         >>> [a.shape for a in vae_outputs(out)]
         [(2,), (1,), (1,)]
     """

@@ -14,34 +14,38 @@ class TrainState(eqx.Module):
 
     `TrainStep.init` makes one and each `TrainStep` call returns the next. Every field but
     `definition` is an array or a pytree of arrays, so a state passes through `jax.jit`,
-    `lax.scan` and `jax.vmap` (states of several seeds stack along a leading axis),
-    and checkpoints save it as it is. `VAETrainer.state` returns one and
+    `lax.scan` and `jax.vmap` (states of several seeds stack along a leading axis), and
+    checkpoints save it as it is. `VAETrainer.state` returns one and
     `VAETrainer.load_state` takes one back.
-
-    Attributes:
-        params: the trained parameters: for an Equinox model the model with `None` in
-            place of its untrained parts; for a Flax NNX model the `nnx.State` of its
-            `nnx.Param`s (the optimizer's `wrt`), holding plain arrays.
-        opt_state: the optax optimizer's state. For an NNX model trained through an
-            `nnx.Optimizer`, the pair `(optax state, optimizer.step)`.
-        step: the number of the step the next call runs (an int32 scalar). Each step's
-            noise key is `fold_in(key, step)` and its KL weight the schedule's at `step`.
-        key: the base PRNG key.
-        model_state: the model's untrained arrays: an NNX model's RNG keys and counters and
-            batch statistics; an Equinox model's integer arrays, if any.
-        skipped: how many steps were skipped because their loss or a gradient was not
-            finite (an int32 scalar).
-        definition: the static part of the model, which `model` merges the arrays into
-            (None in a state made by hand, say to save arrays with `CheckpointStore`).
     """
 
     params: Any
+    """The trained parameters: for an Equinox model, the model with `None` in place of its
+    untrained parts; for a Flax NNX model, the `nnx.State` of its `nnx.Param`s (the
+    optimizer's `wrt`), holding plain arrays."""
+
     opt_state: Any
+    """The optax optimizer's state. For an NNX model trained through an `nnx.Optimizer`,
+    the pair `(optax state, optimizer.step)`."""
+
     step: Int[Array, ""]
+    """The number of the step the next call runs (an int32 scalar). Each step's noise key
+    is `jax.random.fold_in(key, step)` and its KL weight the schedule's at `step`."""
+
     key: PRNGKeyArray
+    """The base PRNG key of the steps' noise."""
+
     model_state: Any = None
+    """The model's untrained arrays: an NNX model's RNG keys and counters and batch
+    statistics; an Equinox model's integer arrays, if any."""
+
     skipped: Int[Array, ""] = eqx.field(default_factory=lambda: jnp.zeros((), jnp.int32))
+    """How many steps were skipped because their loss or a gradient was not finite (an
+    int32 scalar)."""
+
     definition: AbstractModelDef | None = eqx.field(static=True, default=None)
+    """The static part of the model, which `model` merges the arrays into (None in a state
+    made by hand, say to save arrays with `CheckpointStore`)."""
 
     @property
     def model(self) -> Any:

@@ -2,7 +2,7 @@
 
 import dataclasses
 from collections.abc import Hashable
-from typing import Any, TypeVar, final
+from typing import Any, final
 
 import jax.numpy as jnp
 import numpy.typing as npt
@@ -14,7 +14,16 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._base_trainer import AbstractTrainer, refuse_tracers
 from ._batch import batch_data
 from ._config import VAETrainingConfig
-from ._custom_types import Batch, KLScheduleLike, LossFn, LossName, Metrics, NonFinite, StepLike
+from ._custom_types import (
+    Batch,
+    KLScheduleLike,
+    LossFn,
+    LossName,
+    Metrics,
+    ModelT,
+    NonFinite,
+    StepLike,
+)
 from ._elbo import ELBOObjective
 from ._kl import apply_free_bits, kl_loss
 from ._loop_steps import LoopSteps
@@ -23,11 +32,9 @@ from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype, schedule_from_config
 from ._train_step import TrainStep
 
-ModelT = TypeVar("ModelT")
-
 LossType = LossName | AbstractReconstructionLoss
-"""A reconstruction loss: a name (`"mse"`, `"bce"`, `"bce_logits"`, `"mae"`) or an
-`AbstractReconstructionLoss` instance."""
+"""A reconstruction loss: the name of a built-in one (`"mse"`, `"bce"`, `"bce_logits"`,
+`"mae"`) or an instance of an `AbstractReconstructionLoss` subclass."""
 
 # The compiled-step variants of a VAETrainer: a loss type, for training and `compute_loss`,
 # or `(_EVALUATION, loss type)` for `evaluate`, whose objective also reports `neg_elbo`.
@@ -100,7 +107,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
         >>> from elbox.models.nnx import MLPVAE
         >>> model = MLPVAE(64, hidden=32, latent=4, rngs=nnx.Rngs(0))
         >>> optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
-        >>> trainer = VAETrainer(model, optimizer, VAETrainingConfig(kl_warmup_steps=100))
+        >>> config = VAETrainingConfig(kl_warmup_steps=100)
+        >>> trainer = VAETrainer(model, optimizer, config)
         >>> loss, metrics = trainer.train_step(jnp.zeros((8, 64)))
         >>> sorted(metrics), trainer.step
         (['kl_loss', 'kl_weight', 'loss', 'recon_loss', 'skipped'], 1)

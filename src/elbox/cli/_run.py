@@ -49,6 +49,7 @@ def shapes_grid() -> datasets.ShapesGrid:
     gradient-boosted trees (one class per rotation) stay affordable."""
     return datasets.ShapesGrid(num_rotations=SHAPES_GRID_ROTATIONS)
 
+
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
 

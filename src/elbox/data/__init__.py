@@ -13,6 +13,8 @@ from ._batches import Batches as Batches
 from ._batches import batches as batches
 from ._digits import Digits as Digits
 from ._digits import digits as digits
+from ._shapes import FACTOR_NAMES as FACTOR_NAMES
+from ._shapes import SHAPE_NAMES as SHAPE_NAMES
 from ._shapes import Shapes as Shapes
 from ._shapes import draw_shapes as draw_shapes
 from ._shapes import position_range as position_range

@@ -1,25 +1,20 @@
 """Mini-batches of NumPy arrays, in an order fixed by `(seed, epoch)` alone."""
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Final, Generic, TypeVar, cast, final, overload
+from typing import Any, Final, Generic, cast, final, overload
 
 import jax
 import numpy as np
 import numpy.typing as npt
-from jaxtyping import Int, Shaped
+from jaxtyping import Int
 
-# What a loader yields: an array, or a dict of arrays for a mapping of arrays.
-_Item = TypeVar("_Item", npt.NDArray[Any], dict[str, npt.NDArray[Any]])
+from .._custom_types import AnyArray, LoaderItemT
 
 
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive int; got {value!r}")
     return int(value)
-
-
-_ArrayIn = Shaped[np.ndarray, "..."] | Shaped[jax.Array, "..."]
-"""What batches takes: a NumPy array, or a JAX array (copied to host memory once)."""
 
 
 def _host(value: object) -> object:
@@ -33,7 +28,7 @@ def _flag(name: str, value: object) -> bool:
 
 
 def _checked_arrays(
-    array: _ArrayIn | Mapping[str, _ArrayIn],
+    array: AnyArray | Mapping[str, AnyArray],
 ) -> dict[str | None, npt.NDArray[Any]]:
     """The input as a dict of arrays with one leading size (key `None` for an array)."""
     arrays: dict[str | None, npt.NDArray[Any]]
@@ -73,7 +68,7 @@ def _checked_arrays(
 
 
 @final
-class Batches(Generic[_Item]):
+class Batches(Generic[LoaderItemT]):
     """A re-iterable loader of mini-batches over a NumPy array or a mapping of arrays.
 
     Made by [`batches`][elbox.data.batches]; see there for the arguments. Each epoch's
@@ -96,7 +91,7 @@ class Batches(Generic[_Item]):
 
     def __init__(
         self,
-        array: _ArrayIn | Mapping[str, _ArrayIn],
+        array: AnyArray | Mapping[str, AnyArray],
         batch_size: int,
         *,
         shuffle: bool = True,
@@ -137,7 +132,7 @@ class Batches(Generic[_Item]):
             return np.arange(self.num_examples)
         return np.random.default_rng([self.seed, int(epoch)]).permutation(self.num_examples)
 
-    def for_epoch(self, epoch: int) -> Iterator[_Item]:
+    def for_epoch(self, epoch: int) -> Iterator[LoaderItemT]:
         """The batches of epoch `epoch` (counted from 0), as NumPy copies.
 
         The order depends only on `(seed, epoch)`; this is what a training loop that may be
@@ -153,14 +148,14 @@ class Batches(Generic[_Item]):
         """
         return self._batches(self.order(epoch))
 
-    def _batches(self, order: Int[np.ndarray, " num_examples"]) -> Iterator[_Item]:
+    def _batches(self, order: Int[np.ndarray, " num_examples"]) -> Iterator[LoaderItemT]:
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             rows = order[start : start + self.batch_size]
             chunk = {key: value[rows] for key, value in self._arrays.items()}
-            # `_Item` is the dict type for a mapping and the array type for an array.
-            yield cast(_Item, chunk if self._is_mapping else chunk[None])
+            # `LoaderItemT` is the dict type for a mapping and the array type for an array.
+            yield cast(LoaderItemT, chunk if self._is_mapping else chunk[None])
 
-    def __iter__(self) -> Iterator[_Item]:
+    def __iter__(self) -> Iterator[LoaderItemT]:
         """The batches of the next epoch: the k-th iteration over the loader is
         `for_epoch(k)`, so a plain `for batch in loader` reshuffles every epoch."""
         epoch = self._epochs_started
@@ -176,7 +171,7 @@ class Batches(Generic[_Item]):
 
 @overload
 def batches(
-    array: _ArrayIn,
+    array: AnyArray,
     batch_size: int,
     *,
     shuffle: bool = True,
@@ -187,7 +182,7 @@ def batches(
 
 @overload
 def batches(
-    array: Mapping[str, _ArrayIn],
+    array: Mapping[str, AnyArray],
     batch_size: int,
     *,
     shuffle: bool = True,
@@ -197,7 +192,7 @@ def batches(
 
 
 def batches(
-    array: _ArrayIn | Mapping[str, _ArrayIn],
+    array: AnyArray | Mapping[str, AnyArray],
     batch_size: int,
     *,
     shuffle: bool = True,
@@ -237,7 +232,8 @@ def batches(
         >>> loader = batches(np.arange(10), 4, shuffle=False)
         >>> len(loader), [b.tolist() for b in loader]
         (2, [[0, 1, 2, 3], [4, 5, 6, 7]])
-        >>> [b.tolist() for b in batches(np.arange(10), 4, shuffle=False, drop_last=False)]
+        >>> ordered = batches(np.arange(10), 4, shuffle=False, drop_last=False)
+        >>> [b.tolist() for b in ordered]
         [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
         >>> pairs = batches({"x": np.arange(6), "y": -np.arange(6)}, 3, seed=0)
         >>> all((b["x"] == -b["y"]).all() for b in pairs)

@@ -21,7 +21,9 @@ import numpy as np
 from jaxtyping import Bool, Float32, Float64, Int32
 
 SHAPE_NAMES: Final = ("square", "ellipse", "heart")
+"""The shapes that `shapes` draws, in the order of their indices in the `shape` factor."""
 FACTOR_NAMES: Final = ("shape", "scale", "rotation", "x", "y")
+"""The generative factors of `shapes`: the keys of `Shapes.factors`, in this order."""
 SCALE_RANGE: Final = (0.5, 1.0)
 
 # The circumradius of a shape at scale 1, as a fraction of the image size.

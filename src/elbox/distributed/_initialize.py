@@ -66,7 +66,8 @@ def resolve_config(
     Example:
         >>> from elbox.distributed import resolve_config
         >>> resolve_config("127.0.0.1:1234", 2, 1)
-        DistributedConfig(coordinator_address='127.0.0.1:1234', num_processes=2, process_id=1)
+        DistributedConfig(coordinator_address='127.0.0.1:1234',
+                          num_processes=2, process_id=1)
     """
     environ = os.environ if environ is None else environ
     address = coordinator_address or environ.get(COORDINATOR_ADDRESS) or None

@@ -112,7 +112,9 @@ class ConvVAE(nnx.Module):
         >>> import jax.numpy as jnp
         >>> from flax import nnx
         >>> from elbox.models.nnx import ConvVAE
-        >>> model = ConvVAE((8, 8, 1), channels=(4, 8), hidden=16, latent=2, rngs=nnx.Rngs(0))
+        >>> model = ConvVAE(
+        ...     (8, 8, 1), channels=(4, 8), hidden=16, latent=2, rngs=nnx.Rngs(0)
+        ... )
         >>> [a.shape for a in model(jnp.zeros((3, 8, 8, 1)))]
         [(3, 8, 8, 1), (3, 2), (3, 2)]
     """

@@ -6,6 +6,7 @@ from ._checkpoint import CheckpointError as CheckpointError
 from ._checkpoint import CheckpointStore as CheckpointStore
 from ._early_stopping import EarlyStopping as EarlyStopping
 from ._early_stopping import EarlyStoppingConfig as EarlyStoppingConfig
+from ._early_stopping import Mode as Mode
 from ._history import History as History
 from ._load_checkpoint import LoadedCheckpoint as LoadedCheckpoint
 from ._load_checkpoint import load_checkpoint as load_checkpoint
@@ -13,6 +14,7 @@ from ._metrics_logger import MetricsLogger as MetricsLogger
 from ._model_checkpoint import CheckpointConfig as CheckpointConfig
 from ._model_checkpoint import ModelCheckpoint as ModelCheckpoint
 from ._progress_bar import ProgressBar as ProgressBar
+from ._progress_bar import TextStream as TextStream
 from ._protocols import Engine as Engine
 from ._protocols import TrainingLoop as TrainingLoop
 from ._trainer import TrainData as TrainData

@@ -12,6 +12,7 @@ from ._monitor import MonitorWarner
 from ._protocols import TrainingLoop
 
 Mode = Literal["min", "max"]
+"""Which values of a monitored metric are better: lower (`"min"`) or higher (`"max"`)."""
 
 
 # `__post_init__` validates the fields with ValueErrors that name them; `no_type_check` keeps
@@ -68,7 +69,8 @@ class EarlyStopping(Callback):
 
     Example:
         >>> from elbox.training import EarlyStopping, EarlyStoppingConfig
-        >>> stopper = EarlyStopping(EarlyStoppingConfig(monitor="val_loss", patience=10))
+        >>> config = EarlyStoppingConfig(monitor="val_loss", patience=10)
+        >>> stopper = EarlyStopping(config)
         >>> stopper.best is None
         True
     """

@@ -3,7 +3,7 @@
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 import jax
 import optax
@@ -11,10 +11,9 @@ from flax import nnx
 from jaxtyping import PRNGKeyArray
 
 from .._base_trainer import make_state_holder
+from .._custom_types import ModelT
 from .._train_state import TrainState
 from ._checkpoint import CheckpointError, CheckpointStore
-
-ModelT = TypeVar("ModelT")
 
 
 @dataclasses.dataclass(frozen=True)

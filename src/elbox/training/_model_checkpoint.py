@@ -67,7 +67,8 @@ class ModelCheckpoint(Callback):
 
     Example:
         >>> from elbox.training import CheckpointConfig, ModelCheckpoint
-        >>> callback = ModelCheckpoint(CheckpointConfig(dirpath="checkpoints", monitor="val_loss"))
+        >>> config = CheckpointConfig(dirpath="checkpoints", monitor="val_loss")
+        >>> callback = ModelCheckpoint(config)
         >>> callback.config.mode
         'min'
     """

@@ -17,11 +17,17 @@ from ._protocols import TrainingLoop
 class TextStream(Protocol):
     """Where the progress goes: a text stream such as `sys.stderr` or `io.StringIO`."""
 
-    def write(self, text: str, /) -> int: ...
+    def write(self, text: str, /) -> int:
+        """Write `text`; the number of characters written."""
+        ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Write out what is buffered."""
+        ...
 
-    def isatty(self) -> bool: ...
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal (then the progress is a tqdm bar)."""
+        ...
 
 
 _SHOWN = (("loss", "loss"), ("recon_loss", "recon"), ("kl_loss", "kl"), ("kl_weight", "kl_w"))

@@ -137,7 +137,10 @@ class Trainer:
         >>> model = MLPVAE(8, hidden=16, latent=2, key=jax.random.key(0))
         >>> vae = VAETrainer(model, optax.adam(1e-2))
         >>> data = jax.random.uniform(jax.random.key(1), (64, 8))
-        >>> history = Trainer(vae).fit(batches(data, 16), epochs=2, val_data=batches(data, 32))
+        >>> trainer = Trainer(vae)
+        >>> history = trainer.fit(
+        ...     batches(data, 16), epochs=2, val_data=batches(data, 32)
+        ... )
         >>> len(history.epochs), history.num_steps, "val_neg_elbo" in history.epochs[-1]
         (2, 8, True)
     """

@@ -104,9 +104,10 @@ class CheckpointStore:
         ...     step=jnp.asarray(10),
         ...     key=jax.random.key(0),
         ... )
-        >>> with tempfile.TemporaryDirectory() as folder, CheckpointStore(folder) as store:
-        ...     store.save(10, state, metadata={"epoch": 1})
-        ...     restored, metadata, step = store.restore(like=state)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with CheckpointStore(folder) as store:
+        ...         store.save(10, state, metadata={"epoch": 1})
+        ...         restored, metadata, step = store.restore(like=state)
         >>> step, metadata, restored.params["w"].tolist()
         (10, {'epoch': 1}, [0.0, 1.0, 2.0])
     """
