@@ -10,7 +10,7 @@ import check_site
 def test_private_module_paths_become_public() -> None:
     assert api_names.public_identifier("elbox._custom_types.StepLike") == "elbox.StepLike"
     assert (
-        api_names.public_identifier("elbox.training._checkpoint_store.CheckpointError")
+        api_names.public_identifier("elbox.training._checkpoint._errors.CheckpointError")
         == "elbox.training.CheckpointError"
     )
     # Members follow their class.
@@ -23,7 +23,7 @@ def test_private_module_paths_become_public() -> None:
 def test_paths_without_a_public_home_are_kept() -> None:
     for identifier in [
         "elbox._base_trainer.AbstractTrainer._compile",  # a private member
-        "elbox._base_trainer.make_backend",  # not exported
+        "elbox._base_trainer.make_state_holder",  # not exported
         "elbox.VAETrainer",  # already public
         "jax.Array",  # not elbox
         "elbox._nothing.Here",  # no such module

@@ -77,7 +77,8 @@ class ELBOObjective(AbstractObjective):
         >>> from elbox.models.equinox import MLPVAE
         >>> objective = ELBOObjective(schedule=LinearWarmup(beta=1.0, warmup_steps=10))
         >>> model = MLPVAE(4, hidden=8, latent=2, key=jax.random.key(0))
-        >>> loss, metrics = objective(model, jnp.zeros((3, 4)), step=5, key=jax.random.key(1))
+        >>> x = jnp.zeros((3, 4))
+        >>> loss, metrics = objective(model, x, step=5, key=jax.random.key(1))
         >>> float(metrics["kl_weight"])
         0.5
     """

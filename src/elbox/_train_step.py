@@ -64,7 +64,8 @@ class TrainStep(eqx.Module):
         >>> import jax, jax.numpy as jnp, optax
         >>> from elbox import ELBOObjective, ConstantSchedule, TrainStep
         >>> from elbox.models.equinox import MLPVAE
-        >>> train_step = TrainStep(ELBOObjective(schedule=ConstantSchedule(1.0)), optax.adam(1e-2))
+        >>> objective = ELBOObjective(schedule=ConstantSchedule(1.0))
+        >>> train_step = TrainStep(objective, optax.adam(1e-2))
         >>> model = MLPVAE(8, hidden=16, latent=2, key=jax.random.key(0))
         >>> state = train_step.init(model, key=jax.random.key(1))
         >>> step = jax.jit(train_step)
