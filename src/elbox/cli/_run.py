@@ -18,6 +18,7 @@ from flax import nnx
 
 from .. import data as datasets
 from .._config import VAETrainingConfig
+from .._custom_types import ObjectiveOptions
 from .._trainer import VAETrainer
 from ..models import equinox as eqx_models
 from ..models import nnx as nnx_models
@@ -73,7 +74,10 @@ def load_splits(options: TrainOptions) -> Splits:
 
 
 def build_vae(
-    options: TrainOptions, image_shape: tuple[int, int, int], config: VAETrainingConfig
+    options: TrainOptions,
+    image_shape: tuple[int, int, int],
+    config: VAETrainingConfig,
+    objective_options: ObjectiveOptions | None = None,
 ) -> tuple[VAETrainer[Any], Any]:
     """The model, its optimizer and the VAETrainer that the options describe."""
     tx = optax.adam(options.learning_rate)
@@ -96,7 +100,23 @@ def build_vae(
         **init,
     )
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param) if options.framework == "nnx" else tx
-    return VAETrainer(model, optimizer, config, key=key), optimizer
+    vae = VAETrainer(
+        model,
+        optimizer,
+        config,
+        key=key,
+        objective=options.objective,
+        objective_options=objective_options,
+    )
+    return vae, optimizer
+
+
+def objective_options_of(options: TrainOptions, total_steps: int) -> ObjectiveOptions:
+    """The objective's options, the capacity's ramp scaled to the run's length by default."""
+    if options.objective != "capacity":
+        return {}
+    ramp = max(1, total_steps // 2) if options.capacity_steps is None else options.capacity_steps
+    return {"c_max": options.c_max, "capacity_steps": ramp, "gamma": options.gamma}
 
 
 def training_config(options: TrainOptions, total_steps: int) -> VAETrainingConfig:
@@ -106,7 +126,8 @@ def training_config(options: TrainOptions, total_steps: int) -> VAETrainingConfi
         kl_annealing=options.kl_annealing,
         kl_warmup_steps=quarter if options.kl_warmup_steps is None else options.kl_warmup_steps,
         beta=options.beta,
-        free_bits=options.free_bits,
+        # Free bits belong to the ELBO; the other objectives control the KL their own way.
+        free_bits=options.free_bits if options.objective == "elbo" else 0.0,
         cyclical_period=quarter if options.cyclical_period is None else options.cyclical_period,
         free_bits_mode=options.free_bits_mode,
     )
@@ -145,10 +166,12 @@ _RESUMABLE_CHANGES = {"epochs", "output", "resume", "overwrite"}
 def _check_same_run(folder: Path, options: TrainOptions) -> None:
     saved = json.loads((folder / CONFIG_FILE).read_text())["options"]
     current = options.to_json()
+    # An option added since the run was made counts as having had its default.
+    defaults = TrainOptions().to_json()
     changed = {
-        name: (saved.get(name), value)
+        name: (saved.get(name, defaults[name]), value)
         for name, value in current.items()
-        if name not in _RESUMABLE_CHANGES and saved.get(name) != value
+        if name not in _RESUMABLE_CHANGES and saved.get(name, defaults[name]) != value
     }
     if changed:
         described = ", ".join(
@@ -167,12 +190,14 @@ def train(options: TrainOptions) -> Path:
     loader = datasets.batches(splits.train, options.batch_size, seed=options.seed)
     total_steps = options.epochs * len(loader)
     config = training_config(options, total_steps)
-    vae, _ = build_vae(options, splits.image_shape, config)
+    objective = objective_options_of(options, total_steps)
+    vae, _ = build_vae(options, splits.image_shape, config, objective)
     (folder / CONFIG_FILE).write_text(
         json.dumps(
             {
                 "options": options.to_json(),
                 "vae_config": config.to_dict(),
+                "objective": {"name": options.objective, **objective},
                 "image_shape": list(splits.image_shape),
                 "total_steps": total_steps,
                 "steps_per_epoch": len(loader),
@@ -245,7 +270,8 @@ def _load_run(folder: Path) -> tuple[TrainOptions, Splits, VAETrainer[Any], int 
     options = TrainOptions(**fields)
     splits = load_splits(options)
     config = VAETrainingConfig.from_dict(saved["vae_config"])
-    vae, _ = build_vae(options, splits.image_shape, config)
+    objective = objective_options_of(options, int(saved["total_steps"]))
+    vae, _ = build_vae(options, splits.image_shape, config, objective)
     checkpoints = folder / "checkpoints"
     if not checkpoints.is_dir():
         raise RunError(f"{folder} holds no checkpoints")
