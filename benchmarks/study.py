@@ -26,7 +26,7 @@ from typing import Any
 import jax
 
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import Splits, build_vae, load_splits, training_config
+from elbox.cli._run import Splits, build_vae, load_splits
 from elbox.cli._study._seeds import train_seeds
 from elbox.data import batches
 
@@ -44,9 +44,8 @@ OPTIONS = TrainOptions(
 
 def _trainers(options: TrainOptions, seeds: list[int], splits: Splits) -> list[Any]:
     steps = options.epochs * len(batches(splits.train, options.batch_size))
-    config = training_config(options, steps)
     return [
-        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, config)[0]
+        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)[0]
         for seed in seeds
     ]
 

@@ -12,8 +12,8 @@ from matplotlib import image
 
 from elbox.cli import main
 from elbox.cli._options import TrainOptions, check_options
-from elbox.cli._plots import PLOT_NAMES
-from elbox.cli._run import load_splits, training_config
+from elbox.cli._plots import KL_PARTS, PLOT_NAMES, plot_training_curves
+from elbox.cli._run import load_splits, objective_options_of, training_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,6 +119,50 @@ def test_resume_continues_a_run(tmp_path: Path) -> None:
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(60))
 
 
+def test_train_with_the_capacity_objective(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = _elbox(
+        "train",
+        *("--objective", "capacity", "--c-max", "3", "--capacity-steps", "20", "--gamma", "50"),
+        *("--epochs", "2", "--hidden", "32", "--latent", "4", "--output", str(run)),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((run / "config.json").read_text())
+    assert config["objective"] == {
+        "name": "capacity",
+        "c_max": 3.0,
+        "capacity_steps": 20,
+        "gamma": 50.0,
+    }
+    assert config["vae_config"]["free_bits"] == 0.0  # free bits belong to the ELBO
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["kind"] == "step"]
+    assert [r["capacity"] for r in steps[:3]] == pytest.approx([0.0, 0.15, 0.3])
+    assert steps[-1]["capacity"] == 3.0
+    assert all(r["kl_weight"] == 50.0 for r in steps)
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert "val_neg_elbo" in epochs[-1]
+    assert "val_capacity" not in epochs[-1]
+    _check_png(run / "plots" / "training_curves.png")
+    summary = json.loads((run / "summary.json").read_text())  # evaluated with its objective
+    assert summary["test"]["neg_elbo"] == pytest.approx(
+        summary["test"]["recon_loss"] + summary["test"]["kl"]
+    )
+
+
+def test_training_curves_show_the_objectives_metrics(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    steps: dict[str, list[float]] = {"step": [float(step) for step in range(50)]}
+    for name in ("loss", "recon_loss", "kl_loss", "kl_weight", *(n for n, _ in KL_PARTS)):
+        steps[name] = rng.uniform(size=50).tolist()
+    epochs = [{"step": 25, "val_total_correlation": 0.3}, {"step": 50, "val_neg_elbo": 1.0}]
+    _check_png(plot_training_curves(steps, epochs, tmp_path / "beta_tc.png"))
+    del steps["mutual_info"]
+    steps["capacity"] = np.linspace(0.0, 3.0, 50).tolist()
+    _check_png(plot_training_curves(steps, epochs, tmp_path / "capacity.png"))
+
+
 # -- bad inputs: exit status 2 and a message, before any training ---------------------------
 
 
@@ -130,6 +174,7 @@ def test_resume_continues_a_run(tmp_path: Path) -> None:
         ("--dataset", "mnist", "'digits', 'shapes'"),
         ("--kl-annealing", "cosine", "'none', 'linear', 'sigmoid', 'cyclical'"),
         ("--loss-type", "l1", "'mse', 'bce', 'bce_logits'"),
+        ("--objective", "factor-vae", "'elbo', 'capacity', 'beta-tc'"),
     ],
 )
 def test_unknown_names_list_the_choices(
@@ -155,6 +200,9 @@ def test_unknown_names_list_the_choices(
         ),
         (["--epochs", "0"], "--epochs must be >= 1; got 0"),
         (["--beta", "-1"], "--beta must be a finite number >= 0; got -1.0"),
+        (["--c-max", "-2"], "--c-max must be a finite number >= 0; got -2.0"),
+        (["--gamma", "-1"], "--gamma must be a finite number >= 0; got -1.0"),
+        (["--capacity-steps", "0"], "--capacity-steps must be >= 1; got 0"),
         (["--resume"], "--resume needs --output"),
         (["--resume", "--overwrite", "--output", "x"], "choose one"),
     ],
@@ -189,6 +237,20 @@ def test_annealing_periods_scale_with_the_run() -> None:
     assert (config.cyclical_period, config.kl_warmup_steps) == (250, 250)
     config = training_config(TrainOptions(cyclical_period=7, kl_warmup_steps=3), total_steps=1000)
     assert (config.cyclical_period, config.kl_warmup_steps) == (7, 3)
+
+
+def test_the_capacity_ramp_scales_with_the_run_and_free_bits_stay_with_the_elbo() -> None:
+    options = TrainOptions(objective="capacity")
+    assert objective_options_of(options, total_steps=1000) == {
+        "c_max": 25.0,
+        "capacity_steps": 500,
+        "gamma": 1000.0,
+    }
+    chosen = TrainOptions(objective="capacity", capacity_steps=7, c_max=3.0, gamma=2.0)
+    assert objective_options_of(chosen, total_steps=1000)["capacity_steps"] == 7
+    assert objective_options_of(TrainOptions(objective="beta-tc"), total_steps=1000) == {}
+    assert training_config(options, total_steps=1000).free_bits == 0.0
+    assert training_config(TrainOptions(), total_steps=1000).free_bits == 0.5
 
 
 def test_defaults_are_the_spec_quick_start() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from elbox.cli import main
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import Splits, build_vae, training_config
+from elbox.cli._run import Splits, build_vae
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
 from elbox.cli._study._report import read_rows
 from elbox.cli._study._seeds import train_seeds
@@ -40,9 +40,9 @@ def test_seeds_trained_together_equal_separate_runs(framework: str) -> None:
     splits = _splits()
     trained = train_seeds(options, [0, 1, 2], splits)
     loader_steps = len(batches(splits.train, options.batch_size))
-    config = training_config(options, options.epochs * loader_steps)
+    steps = options.epochs * loader_steps
     for seed, together in zip([0, 1, 2], trained.trainers, strict=True):
-        alone, _ = build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, config)
+        alone, _ = build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)
         loader = batches(splits.train, options.batch_size, seed=seed)
         for epoch in range(options.epochs):
             for batch in loader.for_epoch(epoch):

@@ -2,6 +2,8 @@
 
 from ._base_trainer import AbstractTrainer as AbstractTrainer
 from ._batch import batch_data as batch_data
+from ._beta_tc import BetaTCObjective as BetaTCObjective
+from ._capacity import CapacityObjective as CapacityObjective
 from ._config import VAETrainingConfig as VAETrainingConfig
 from ._custom_types import AnyArray as AnyArray
 from ._custom_types import Batch as Batch
@@ -15,6 +17,8 @@ from ._custom_types import LossName as LossName
 from ._custom_types import Metrics as Metrics
 from ._custom_types import ModelT as ModelT
 from ._custom_types import NonFinite as NonFinite
+from ._custom_types import ObjectiveName as ObjectiveName
+from ._custom_types import ObjectiveOptions as ObjectiveOptions
 from ._custom_types import RealNumber as RealNumber
 from ._custom_types import ScalarLike as ScalarLike
 from ._custom_types import StepLike as StepLike
@@ -23,11 +27,16 @@ from ._elbo import elbo_terms as elbo_terms
 from ._kl import apply_free_bits as apply_free_bits
 from ._kl import gaussian_kl as gaussian_kl
 from ._kl import kl_loss as kl_loss
+from ._kl_decomposition import KLDecomposition as KLDecomposition
+from ._kl_decomposition import gaussian_log_density as gaussian_log_density
+from ._kl_decomposition import kl_decomposition as kl_decomposition
 from ._loss_fn_trainer import LossFnTrainer as LossFnTrainer
 from ._model_def import AbstractModelDef as AbstractModelDef
 from ._nonfinite import NonFiniteStepError as NonFiniteStepError
 from ._objective import AbstractObjective as AbstractObjective
 from ._objective import call_vae as call_vae
+from ._objective import encode_sample_decode as encode_sample_decode
+from ._objective_from_name import objective_from_name as objective_from_name
 from ._outputs import vae_outputs as vae_outputs
 from ._reconstruction import AbstractReconstructionLoss as AbstractReconstructionLoss
 from ._reconstruction import BCELoss as BCELoss

@@ -6,7 +6,7 @@ public signature is public (re-exported from `elbox`) and documented on the Type
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar
 
 import jax
 import numpy as np
@@ -23,6 +23,28 @@ NonFinite: TypeAlias = Literal["skip", "raise", "apply"]
 """What a training step does when its loss or a gradient is not finite: `"skip"` keeps the
 state as it was (the default), `"raise"` keeps it and raises after the step, `"apply"`
 applies the update anyway."""
+ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc"]
+"""A training objective by name: `"elbo"` (the annealed negative ELBO, `ELBOObjective`),
+`"capacity"` (capacity annealing, `CapacityObjective`) or `"beta-tc"` (beta-TCVAE,
+`BetaTCObjective`)."""
+
+
+class ObjectiveOptions(TypedDict, total=False):
+    """The options of the named objectives, as `objective_from_name` and
+    `VAETrainer(objective_options=...)` take them; each belongs to one objective, and an
+    option left out takes that objective's default.
+
+    - `"capacity"`: `c_max` (nats, default 25.0), `capacity_steps` (default 100000),
+      `gamma` (default 1000.0); see `CapacityObjective`.
+    - `"beta-tc"`: `dataset_size` (default None: the batch is the data set); see
+      `BetaTCObjective`.
+    """
+
+    c_max: float
+    capacity_steps: int
+    gamma: float
+    dataset_size: int | None
+
 
 # The documented form of each alias is the one static checkers see; at run time the
 # aliases are what beartype checks.

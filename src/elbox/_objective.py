@@ -48,6 +48,46 @@ def call_vae(model: Any, batch: Batch, *, key: PRNGKeyArray) -> tuple[Array, Arr
     return x, recon_x, mean, logvar
 
 
+def encode_sample_decode(
+    model: Any, batch: Batch, *, key: PRNGKeyArray
+) -> tuple[Array, Array, Array, Array, Array]:
+    """Run a VAE's parts on a batch, keeping the drawn code: `(x, recon_x, mean, logvar, z)`.
+
+    For objectives that need the latent code itself (the beta-TC objective estimates the
+    aggregate posterior at it): `mean, logvar = model.encode(x)`, then
+    `z = mean + exp(logvar / 2) * noise` with standard normal noise drawn from `key`, then
+    `recon_x = model.decode(z)`. Equinox and Flax NNX models alike draw the noise from
+    `key` here (an NNX model's own `nnx.Rngs` are not used). The reference models of
+    `elbox.models` have both methods.
+
+    Raises:
+        TypeError: when the model has no `encode` or `decode` method, or `encode` does
+            not return `(mean, logvar)`.
+    """
+    x = jnp.asarray(batch_data(batch))
+    missing = [name for name in ("encode", "decode") if not callable(getattr(model, name, None))]
+    if missing:
+        raise TypeError(
+            f"{type(model).__name__} has no {' or '.join(missing)} method: this objective "
+            "needs the sampled latent code, so it calls model.encode(x) -> (mean, logvar) "
+            "and model.decode(z) -> recon_x rather than model(x)"
+        )
+    encoded = model.encode(x)
+    if not (
+        isinstance(encoded, tuple | list)
+        and len(encoded) == 2
+        and all(isinstance(part, jax.Array) for part in encoded)
+    ):
+        raise TypeError(
+            f"{type(model).__name__}.encode(x) must return (mean, logvar), two arrays of "
+            f"shape (batch, latent); got {type(encoded).__name__}"
+        )
+    mean, logvar = encoded
+    noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * noise
+    return x, model.decode(z), mean, logvar, z
+
+
 def step_key(key: PRNGKeyArray, step: StepLike) -> PRNGKeyArray:
     """The PRNG key of `step`: the base `key` with the step folded in."""
     return jax.random.fold_in(key, step)

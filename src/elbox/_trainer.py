@@ -1,6 +1,5 @@
 """`VAETrainer`: the documented training API, for Flax NNX and Equinox models."""
 
-import dataclasses
 from collections.abc import Hashable
 from typing import Any, final
 
@@ -22,12 +21,14 @@ from ._custom_types import (
     Metrics,
     ModelT,
     NonFinite,
+    ObjectiveName,
+    ObjectiveOptions,
     StepLike,
 )
-from ._elbo import ELBOObjective
 from ._kl import apply_free_bits, kl_loss
 from ._loop_steps import LoopSteps
-from ._objective import step_key
+from ._objective import AbstractObjective, step_key
+from ._objective_from_name import checked_objective_options, objective_from_name
 from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype, schedule_from_config
 from ._train_step import TrainStep
@@ -39,6 +40,9 @@ LossType = LossName | AbstractReconstructionLoss
 # The compiled-step variants of a VAETrainer: a loss type, for training and `compute_loss`,
 # or `(_EVALUATION, loss type)` for `evaluate`, whose objective also reports `neg_elbo`.
 _EVALUATION = "neg_elbo"
+
+# Step metrics that describe the step rather than the data: not validation metrics.
+_SCHEDULE_METRICS = ("kl_weight", "capacity")
 
 
 def _checked_data(batch: Batch, *, leading_axes: int) -> Array | npt.NDArray[Any]:
@@ -75,6 +79,13 @@ class VAETrainer(AbstractTrainer[ModelT]):
     skipped by default: the parameters and optimizer state stay as they were, the step
     counter advances and the metric `skipped` is 1 (see `nonfinite`).
 
+    The objective is the annealed ELBO unless `objective` names another way to control
+    the KL term: `"capacity"` (`CapacityObjective`: `recon + gamma * |KL - C(step)|`; the
+    config's KL schedule is not used) or `"beta-tc"` (`BetaTCObjective`: the config's
+    schedule, beta included, weights the total correlation instead of the whole KL).
+    Neither takes free bits. `evaluate` reports the same unannealed `neg_elbo` whatever the
+    objective.
+
     Args:
         model: an `nnx.Module` called as `model(x)`, or an `eqx.Module` called as
             `model(x, key=key)`.
@@ -85,6 +96,11 @@ class VAETrainer(AbstractTrainer[ModelT]):
             defaults to `jax.random.key(0)`. NNX models draw noise from their own `nnx.Rngs`.
         kl_schedule: replaces the config's KL schedule with any callable from step to
             weight, such as an optax schedule.
+        objective: the training objective by name: `"elbo"` (the default), `"capacity"`
+            or `"beta-tc"` (see `objective_from_name`).
+        objective_options: the named objective's options, e.g. `{"c_max": 25.0,
+            "capacity_steps": 100_000, "gamma": 1000.0}` for `"capacity"` (see
+            `ObjectiveOptions`); those left out take the objective's defaults.
         donate: donate the training state's buffers to each step, so that it updates them in
             place: memory for one copy of the state instead of two, and a few percent faster.
             Arrays you took from the model (or `trainer.state`) before a step are then
@@ -122,6 +138,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
         *,
         key: PRNGKeyArray | None = None,
         kl_schedule: KLScheduleLike | None = None,
+        objective: ObjectiveName = "elbo",
+        objective_options: ObjectiveOptions | None = None,
         donate: bool = False,
         nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
@@ -129,6 +147,15 @@ class VAETrainer(AbstractTrainer[ModelT]):
     ) -> None:
         if config is not None and not isinstance(config, VAETrainingConfig):
             raise TypeError(f"config must be a VAETrainingConfig; got {type(config).__name__}")
+        self.config = VAETrainingConfig() if config is None else config
+        self.kl_schedule: KLScheduleLike = (
+            schedule_from_config(self.config) if kl_schedule is None else kl_schedule
+        )
+        self.objective_name: ObjectiveName = objective
+        self.objective_options: ObjectiveOptions = checked_objective_options(
+            objective, objective_options
+        )
+        self.objective()  # the options' values are valid
         super().__init__(
             model,
             optimizer,
@@ -137,10 +164,6 @@ class VAETrainer(AbstractTrainer[ModelT]):
             nonfinite=nonfinite,
             mesh=mesh,
             data_axis=data_axis,
-        )
-        self.config = VAETrainingConfig() if config is None else config
-        self.kl_schedule: KLScheduleLike = (
-            schedule_from_config(self.config) if kl_schedule is None else kl_schedule
         )
 
     # -- the formulas of the documented API ----------------------------------------------
@@ -173,13 +196,24 @@ class VAETrainer(AbstractTrainer[ModelT]):
         """The reconstruction loss: summed over non-batch axes, averaged over the batch."""
         return reconstruction_loss(loss_type)(x, recon_x)
 
-    def objective(self, loss_type: LossType = "mse") -> ELBOObjective:
-        """The training objective with this trainer's schedule and free bits."""
-        return ELBOObjective(
+    def objective(
+        self, loss_type: LossType = "mse", *, report_neg_elbo: bool = False
+    ) -> AbstractObjective:
+        """The training objective: the one named by `objective` (an `ELBOObjective` by
+        default), with this trainer's schedule, free bits and objective options.
+
+        Args:
+            loss_type: the reconstruction loss, as for `train_step`.
+            report_neg_elbo: add the metric `neg_elbo` (the objective `evaluate` runs).
+        """
+        return objective_from_name(
+            self.objective_name,
             schedule=self.kl_schedule,
             loss_type=reconstruction_loss(loss_type),
             free_bits=self.config.free_bits,
             free_bits_mode=self.config.free_bits_mode,
+            report_neg_elbo=report_neg_elbo,
+            **self.objective_options,
         )
 
     def create_loss_fn(self, step: StepLike, loss_type: LossType = "mse") -> LossFn:
@@ -196,7 +230,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
         Returns:
             `loss_fn(model, batch)`, returning the loss and the metrics `loss`,
-            `recon_loss`, `kl_loss` and `kl_weight`.
+            `recon_loss`, `kl_loss` and `kl_weight`, and the objective's own.
         """
         return self.objective(loss_type).loss_fn(step, step_key(self.key, step))
 
@@ -215,9 +249,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Returns:
             A `TrainStep` with this trainer's objective, optimizer and `nonfinite`.
         """
-        objective = self.objective(loss_type)
-        if evaluation:
-            objective = dataclasses.replace(objective, report_neg_elbo=True)
+        objective = self.objective(loss_type, report_neg_elbo=evaluation)
         return TrainStep(objective, self._holder.optimizer, nonfinite=self.nonfinite)
 
     def _core_step(self, variant: Hashable) -> TrainStep:
@@ -241,8 +273,10 @@ class VAETrainer(AbstractTrainer[ModelT]):
                 `AbstractReconstructionLoss`.
 
         Returns:
-            The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight`, as
-            JAX scalars: reading them waits for the step, calling does not.
+            The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight` (and
+            the objective's own: `capacity` for `"capacity"`; `mutual_info`,
+            `total_correlation` and `dimension_kl` for `"beta-tc"`), as JAX scalars:
+            reading them waits for the step, calling does not.
         """
         x = _checked_data(batch, leading_axes=1)
         metrics = self._run_steps(loss_type, x, self._resolve_step(step), 1, stacked=False)
@@ -301,7 +335,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
             loss_type: the reconstruction loss, as for `train_step`.
 
         Returns:
-            The metrics `loss`, `recon_loss`, `kl_loss`, `kl_weight` and `neg_elbo`.
+            The metrics `loss`, `recon_loss`, `kl_loss`, `kl_weight` and `neg_elbo`, and
+            the objective's own (as for `train_step`).
         """
         x = _checked_data(batch, leading_axes=1)
         _, metrics = self._run_evaluate((_EVALUATION, loss_type), x, self._resolve_step(step))
@@ -309,7 +344,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
     def loop_steps(self, *, loss_type: LossType | None = None, donate: bool = True) -> LoopSteps:
         """The steps `Trainer.fit` runs: `train_step`, `train_steps` and, for validation,
-        `evaluate` without `kl_weight`, with `loss_type` (default `"mse"`) and `donate`."""
+        `evaluate` without `kl_weight` (and `capacity`), with `loss_type` (default
+        `"mse"`) and `donate`."""
         chosen: LossType = "mse" if loss_type is None else loss_type
 
         def train_step(batch: Batch) -> Metrics:
@@ -323,12 +359,16 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
         def evaluate(batch: Batch) -> Metrics:
             metrics = self.evaluate(batch, loss_type=chosen)
-            return {name: value for name, value in metrics.items() if name != "kl_weight"}
+            return {name: value for name, value in metrics.items() if name not in _SCHEDULE_METRICS}
 
+        config = self.config.to_dict()
+        if self.objective_name != "elbo":  # stored with checkpoints, compared on resume
+            config["objective"] = self.objective_name
+            config["objective_options"] = dict(self.objective_options)
         return LoopSteps(
             train_step=train_step,
             train_steps=train_steps,
             evaluate=evaluate,
             loss_type=chosen if isinstance(chosen, str) else None,
-            config=self.config.to_dict(),
+            config=config,
         )

@@ -37,11 +37,21 @@ class TrainOptions:
     beta: float = 4.0
     """The final KL weight."""
     free_bits: float = 0.5
-    """The minimum KL per latent dimension, in nats."""
+    """The minimum KL per latent dimension, in nats (--objective elbo only)."""
     cyclical_period: int | None = None
     """The cyclical schedule's period in steps (default: a quarter of the run)."""
     free_bits_mode: Literal["per_sample", "batch"] = "per_sample"
     """Clamp each sample's KL per dimension, or the batch average (Kingma et al. 2016)."""
+    objective: Literal["elbo", "capacity", "beta-tc"] = "elbo"
+    """The objective: the annealed ELBO; capacity annealing, recon + gamma |KL - C|, with no
+    KL schedule (Burgess et al. 2018); or beta-TCVAE, the annealed --beta on the total
+    correlation alone (Chen et al. 2018)."""
+    c_max: float = 25.0
+    """--objective capacity: the capacity C finally reached, in nats."""
+    capacity_steps: int | None = None
+    """--objective capacity: steps for C to rise from 0 to --c-max (default: half the run)."""
+    gamma: float = 1000.0
+    """--objective capacity: the weight of |KL - C|."""
     loss_type: Literal["mse", "bce", "bce_logits"] = "bce_logits"
     """The reconstruction loss."""
     decoder_output: DecoderOutput | None = None
@@ -142,10 +152,12 @@ def check_options(options: TrainOptions) -> list[str]:
             problems.append(
                 f"{_flag(name)} must be >= {0 if name == 'kl_warmup_steps' else 1}; got {value}"
             )
-    for name in ("beta", "free_bits"):
+    for name in ("beta", "free_bits", "c_max", "gamma"):
         value = getattr(options, name)
         if not value >= 0 or value == float("inf"):
             problems.append(f"{_flag(name)} must be a finite number >= 0; got {value}")
+    if options.capacity_steps is not None and options.capacity_steps < 1:
+        problems.append(f"--capacity-steps must be >= 1; got {options.capacity_steps}")
     if not options.learning_rate > 0:
         problems.append(f"--learning-rate must be > 0; got {options.learning_rate}")
     if options.loss_type == "bce" and options.decoder_output == "logits":

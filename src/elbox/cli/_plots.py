@@ -34,28 +34,74 @@ def _smooth(values: FloatArray, window: int) -> FloatArray:
     return np.convolve(values, kernel, mode="valid")
 
 
+# The beta-TC objective's parts of the KL, with their labels.
+KL_PARTS = (
+    ("mutual_info", "mutual information"),
+    ("total_correlation", "total correlation"),
+    ("dimension_kl", "dimension-wise KL"),
+)
+
+
+def _train_line(
+    axis: Axes, step: FloatArray, values: FloatArray, window: int, **style: Any
+) -> None:
+    """A faint line of the raw values under a smoothed one."""
+    color = style.pop("color", "tab:blue")
+    axis.plot(step, values, color=color, alpha=0.25, linewidth=0.8)
+    smoothed = _smooth(values, window)
+    axis.plot(step[len(step) - len(smoothed) :], smoothed, color=color, **style)
+
+
 def plot_training_curves(
     steps: Mapping[str, Sequence[float]], epochs: Sequence[Mapping[str, Any]], path: Path
 ) -> Path:
-    """Loss, reconstruction, KL and KL weight against the step; validation per epoch."""
+    """Loss, reconstruction, KL and KL weight against the step; validation per epoch.
+
+    For the capacity objective the KL is drawn with its target `C`, and the last panel is
+    the gap `|KL - C|` that `gamma` weights; for beta-TC a third row shows the KL's parts.
+    """
     step = np.asarray(steps["step"], dtype=np.float64)
     window = max(1, len(step) // 100)
-    figure, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True)
+    capacity = "capacity" in steps
+    decomposed = all(name in steps for name, _ in KL_PARTS)
+    rows = 3 if decomposed else 2
+    figure, axes = plt.subplots(rows, 2, figsize=(10, 3.25 * rows), sharex=True)
+    # Free bits belong to the ELBO; the other objectives report the plain KL.
+    kl_title = "KL" if capacity or decomposed else "KL (after free bits)"
+    weight_panel: tuple[Axes, str, str, str | None] = (
+        (axes[1, 1], "capacity", "|KL - C|, the gap gamma weights", None)
+        if capacity
+        else (
+            axes[1, 1],
+            "kl_weight",
+            "TC weight (beta x annealing)" if decomposed else "KL weight (beta x annealing)",
+            None,
+        )
+    )
     panels: list[tuple[Axes, str, str, str | None]] = [
         (axes[0, 0], "loss", "annealed loss", "val_loss"),
         (axes[0, 1], "recon_loss", "reconstruction loss", "val_recon_loss"),
-        (axes[1, 0], "kl_loss", "KL (after free bits)", "val_kl_loss"),
-        (axes[1, 1], "kl_weight", "KL weight (beta x annealing)", None),
+        (axes[1, 0], "kl_loss", kl_title, "val_kl_loss"),
+        weight_panel,
     ]
+    if decomposed:
+        panels.append(
+            (axes[2, 1], "total_correlation", "total correlation", "val_total_correlation")
+        )
     epoch_step = np.asarray([e["step"] for e in epochs], dtype=np.float64)
     for axis, name, title, val_name in panels:
         values = np.asarray(steps[name], dtype=np.float64)
-        if name == "kl_weight":
+        if name == "capacity":
+            gap = np.abs(np.asarray(steps["kl_loss"], dtype=np.float64) - values)
+            _train_line(axis, step, gap, window, color="tab:purple")
+        elif name == "kl_weight":
             axis.plot(step, values, color="tab:purple")
         else:
-            axis.plot(step, values, color="tab:blue", alpha=0.25, linewidth=0.8)
-            smoothed = _smooth(values, window)
-            axis.plot(step[len(step) - len(smoothed) :], smoothed, color="tab:blue", label="train")
+            _train_line(axis, step, values, window, label="train")
+        if name == "kl_loss" and capacity:
+            capacity_values = np.asarray(steps["capacity"], dtype=np.float64)
+            axis.plot(step, capacity_values, "--", color="tab:purple", label="capacity C")
+            axis.legend(loc="upper right", fontsize=8)
         if val_name is not None and any(val_name in e for e in epochs):
             val = [e.get(val_name, math.nan) for e in epochs]
             axis.plot(epoch_step, val, "o-", color="tab:orange", markersize=2.5, label="validation")
@@ -66,7 +112,17 @@ def plot_training_curves(
             axis.legend(loc="upper right", fontsize=8)
         axis.set_title(title)
         axis.grid(alpha=0.3)
-    for axis in axes[1]:
+    if decomposed:
+        axis = axes[2, 0]
+        for (name, label), color in zip(
+            KL_PARTS, ("tab:blue", "tab:red", "tab:green"), strict=True
+        ):
+            values = np.asarray(steps[name], dtype=np.float64)
+            _train_line(axis, step, values, window, color=color, label=label)
+        axis.legend(loc="upper right", fontsize=8)
+        axis.set_title("the KL's parts (sampled, train)")
+        axis.grid(alpha=0.3)
+    for axis in axes[-1]:
         axis.set_xlabel("step")
     figure.suptitle("Training curves")
     return _save(figure, path)

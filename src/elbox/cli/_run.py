@@ -18,6 +18,7 @@ from flax import nnx
 
 from .. import data as datasets
 from .._config import VAETrainingConfig
+from .._custom_types import ObjectiveOptions
 from .._trainer import VAETrainer
 from ..models import equinox as eqx_models
 from ..models import nnx as nnx_models
@@ -89,9 +90,11 @@ def load_splits(options: TrainOptions) -> Splits:
 
 
 def build_vae(
-    options: TrainOptions, image_shape: tuple[int, int, int], config: VAETrainingConfig
+    options: TrainOptions, image_shape: tuple[int, int, int], total_steps: int
 ) -> tuple[VAETrainer[Any], Any]:
-    """The model, its optimizer and the VAETrainer that the options describe."""
+    """The model, its optimizer and the VAETrainer that the options describe, for a run of
+    `total_steps` steps (which sets the default annealing periods and capacity ramp)."""
+    config = training_config(options, total_steps)
     tx = optax.adam(options.learning_rate)
     key = jax.random.key(options.seed)
     init: dict[str, Any]
@@ -112,7 +115,23 @@ def build_vae(
         **init,
     )
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param) if options.framework == "nnx" else tx
-    return VAETrainer(model, optimizer, config, key=key), optimizer
+    vae = VAETrainer(
+        model,
+        optimizer,
+        config,
+        key=key,
+        objective=options.objective,
+        objective_options=objective_options_of(options, total_steps),
+    )
+    return vae, optimizer
+
+
+def objective_options_of(options: TrainOptions, total_steps: int) -> ObjectiveOptions:
+    """The objective's options, the capacity's ramp scaled to the run's length by default."""
+    if options.objective != "capacity":
+        return {}
+    ramp = max(1, total_steps // 2) if options.capacity_steps is None else options.capacity_steps
+    return {"c_max": options.c_max, "capacity_steps": ramp, "gamma": options.gamma}
 
 
 def training_config(options: TrainOptions, total_steps: int) -> VAETrainingConfig:
@@ -122,7 +141,8 @@ def training_config(options: TrainOptions, total_steps: int) -> VAETrainingConfi
         kl_annealing=options.kl_annealing,
         kl_warmup_steps=quarter if options.kl_warmup_steps is None else options.kl_warmup_steps,
         beta=options.beta,
-        free_bits=options.free_bits,
+        # Free bits belong to the ELBO; the other objectives control the KL their own way.
+        free_bits=options.free_bits if options.objective == "elbo" else 0.0,
         cyclical_period=quarter if options.cyclical_period is None else options.cyclical_period,
         free_bits_mode=options.free_bits_mode,
     )
@@ -161,10 +181,12 @@ _RESUMABLE_CHANGES = {"epochs", "output", "resume", "overwrite"}
 def _check_same_run(folder: Path, options: TrainOptions) -> None:
     saved = json.loads((folder / CONFIG_FILE).read_text())["options"]
     current = options.to_json()
+    # An option added since the run was made counts as having had its default.
+    defaults = TrainOptions().to_json()
     changed = {
-        name: (saved.get(name), value)
+        name: (saved.get(name, defaults[name]), value)
         for name, value in current.items()
-        if name not in _RESUMABLE_CHANGES and saved.get(name) != value
+        if name not in _RESUMABLE_CHANGES and saved.get(name, defaults[name]) != value
     }
     if changed:
         described = ", ".join(
@@ -182,13 +204,16 @@ def train(options: TrainOptions) -> Path:
     splits = load_splits(options)
     loader = datasets.batches(splits.train, options.batch_size, seed=options.seed)
     total_steps = options.epochs * len(loader)
-    config = training_config(options, total_steps)
-    vae, _ = build_vae(options, splits.image_shape, config)
+    vae, _ = build_vae(options, splits.image_shape, total_steps)
     (folder / CONFIG_FILE).write_text(
         json.dumps(
             {
                 "options": options.to_json(),
-                "vae_config": config.to_dict(),
+                "vae_config": vae.config.to_dict(),
+                "objective": {
+                    "name": options.objective,
+                    **objective_options_of(options, total_steps),
+                },
                 "image_shape": list(splits.image_shape),
                 "total_steps": total_steps,
                 "steps_per_epoch": len(loader),
@@ -260,8 +285,7 @@ def _load_run(folder: Path) -> tuple[TrainOptions, Splits, VAETrainer[Any], int 
     fields["output"] = None if fields["output"] is None else Path(fields["output"])
     options = TrainOptions(**fields)
     splits = load_splits(options)
-    config = VAETrainingConfig.from_dict(saved["vae_config"])
-    vae, _ = build_vae(options, splits.image_shape, config)
+    vae, _ = build_vae(options, splits.image_shape, int(saved["total_steps"]))
     checkpoints = folder / "checkpoints"
     if not checkpoints.is_dir():
         raise RunError(f"{folder} holds no checkpoints")

@@ -19,7 +19,7 @@ import numpy as np
 from ... import data as datasets
 from ..._trainer import VAETrainer
 from .._options import TrainOptions
-from .._run import Splits, build_vae, training_config
+from .._run import Splits, build_vae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +52,9 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     start = time.perf_counter()
     loaders = [datasets.batches(splits.train, options.batch_size, seed=seed) for seed in seeds]
     steps_per_epoch = len(loaders[0])
-    config = training_config(options, options.epochs * steps_per_epoch)
+    steps = options.epochs * steps_per_epoch
     trainers = [
-        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, config)[0]
+        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)[0]
         for seed in seeds
     ]
     train_step = trainers[0].as_train_step(options.loss_type)
