@@ -198,3 +198,8 @@ def test_built_in_studies_have_the_issue_s_grids() -> None:
     beta = STUDIES["beta"]
     assert [setting.options["beta"] for setting in beta.settings()[:5]] == [1, 2, 4, 8, 16]
     assert beta.base["kl_annealing"] == "linear"
+    extra = beta.settings()[5:]
+    assert [(s.label, s.options["objective"]) for s in extra] == [
+        ("capacity, c_max=25", "capacity"),
+        ("beta-tc, beta=6", "beta-tc"),
+    ]

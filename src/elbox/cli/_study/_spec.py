@@ -140,7 +140,9 @@ BETA = StudySpec(
     description=(
         "Beta against disentanglement on the shapes factor grid (3 shapes, 6 scales, "
         "10 rotations, 16 x 16 positions): an MLP VAE with 10 latent dimensions and a "
-        "linear KL warm-up, at beta 1 to 16."
+        "linear KL warm-up, at beta 1 to 16; and, for comparison, capacity annealing "
+        "(Burgess et al. 2018: 25 nats, gamma 1000) and beta-TC (Chen et al. 2018: beta 6 "
+        "on the total correlation alone)."
     ),
     base={
         "dataset": "shapes_grid",
@@ -151,6 +153,10 @@ BETA = StudySpec(
         "loss_type": "bce_logits",
     },
     axes=(Axis.of_values("beta", [1.0, 2.0, 4.0, 8.0, 16.0]),),
+    extra=(
+        ("capacity, c_max=25", {"objective": "capacity", "c_max": 25.0, "gamma": 1000.0}),
+        ("beta-tc, beta=6", {"objective": "beta-tc", "beta": 6.0}),
+    ),
     measures="disentanglement",
     epochs=20,
     plot_metrics=("recon_loss", "kl", "mig", "factor_vae", "beta_vae", "dci_disentanglement"),
