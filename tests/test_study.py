@@ -179,7 +179,10 @@ def test_a_folder_with_other_content_is_refused(
 
 def test_resume_of_another_study_is_refused(tmp_path: Path) -> None:
     plan = plan_study("grid", seeds=2, epochs=2, grid=["beta=1,2"], output=tmp_path / "s")
-    assert prepare_folder(plan, resume=False, overwrite=False) == []
+    assert prepare_folder(plan, resume=False, overwrite=False, command="elbox study") == (
+        [],
+        "elbox study",
+    )
     other = plan_study("grid", seeds=2, epochs=3, grid=["beta=1,2"], output=tmp_path / "s")
     with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds or epochs"):
         prepare_folder(other, resume=True, overwrite=False)

@@ -108,7 +108,12 @@ def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
         grid=arguments.grid,
         output=arguments.output,
     )
-    rows = prepare_folder(plan, resume=arguments.resume, overwrite=arguments.overwrite)
     words = sys.argv[1:] if argv is None else list(argv)
-    path = run_study(plan, rows, command=" ".join(["elbox", *words]))
+    rows, command = prepare_folder(
+        plan,
+        resume=arguments.resume,
+        overwrite=arguments.overwrite,
+        command=" ".join(["elbox", *words]),
+    )
+    path = run_study(plan, rows, command=command)
     print(f"elbox study {plan.spec.name}: {path}")

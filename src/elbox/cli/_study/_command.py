@@ -121,8 +121,11 @@ def plan_study(
     return StudyPlan(spec, settings, options, list(range(seeds)), chosen_epochs, measures, folder)
 
 
-def prepare_folder(plan: StudyPlan, *, resume: bool, overwrite: bool) -> list[Row]:
-    """Make the study's folder ready; the rows of the settings a resumed study finished.
+def prepare_folder(
+    plan: StudyPlan, *, resume: bool, overwrite: bool, command: str = ""
+) -> tuple[list[Row], str]:
+    """Make the study's folder ready: the rows of the settings a resumed study finished, and
+    the command that started the study (`command`, or a resumed study's own).
 
     Raises:
         StudyError: when the folder holds another study (or anything else) and neither
@@ -136,6 +139,7 @@ def prepare_folder(plan: StudyPlan, *, resume: bool, overwrite: bool) -> list[Ro
     if record_path.exists():
         if resume:
             saved = json.loads(record_path.read_text())
+            started_by = str(saved.pop("command", command))
             if saved != plan.record():
                 raise StudyError(
                     f"--resume: {folder} holds study {saved.get('name')!r} with other "
@@ -144,7 +148,7 @@ def prepare_folder(plan: StudyPlan, *, resume: bool, overwrite: bool) -> list[Ro
                 )
             rows = read_rows(folder / CSV_FILE) if (folder / CSV_FILE).exists() else []
             done = complete_settings(rows, plan.seeds)
-            return [row for row in rows if row["setting"] in done]
+            return [row for row in rows if row["setting"] in done], started_by
         if not overwrite:
             raise StudyError(
                 f"{folder} already holds a study; pass --resume to continue it or "
@@ -156,8 +160,8 @@ def prepare_folder(plan: StudyPlan, *, resume: bool, overwrite: bool) -> list[Ro
     elif folder.exists() and any(folder.iterdir()):
         raise StudyError(f"{folder} is not empty and holds no study; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps(plan.record(), indent=2))
-    return []
+    record_path.write_text(json.dumps({"command": command, **plan.record()}, indent=2))
+    return [], command
 
 
 def _splits(cache: dict[tuple[str, str], Splits], options: TrainOptions) -> Splits:

@@ -80,6 +80,20 @@ def summary(rows: Sequence[Row], metric: str) -> tuple[float, float]:
     return statistics.fmean(values), spread
 
 
+def _table(
+    labels: Sequence[str], groups: Sequence[Sequence[Row]], metric_names: Sequence[str], head: str
+) -> list[str]:
+    lines = [
+        f"| {head} | " + " | ".join(metric_names) + " |",
+        "|---|" + "---:|" * len(metric_names),
+    ]
+    for label, mine in zip(labels, groups, strict=True):
+        if mine:
+            cells = [_format(name, *summary(mine, name)) for name in metric_names]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(
     spec: StudySpec,
     settings: Sequence[Setting],
@@ -89,8 +103,15 @@ def markdown(
     command: str,
     epochs: int,
 ) -> str:
-    """`study.md`: the table of means ± standard deviations over seeds, per setting."""
+    """`study.md`: the table of means ± standard deviations over seeds, per setting.
+
+    With two axes or more, a table per axis follows: each level's mean over the seeds and
+    the other axes' levels (its spread is over all of those runs). The tables are marked
+    as sections (`table`, `axes`, `metrics`) that other pages can include.
+    """
     seeds = sorted({int(row["seed"]) for row in rows})
+    labels = [setting.label for setting in settings]
+    by_setting = [[row for row in rows if row["setting"] == label] for label in labels]
     lines = [
         f"# Study `{spec.name}`",
         "",
@@ -99,17 +120,21 @@ def markdown(
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), {epochs} epochs, made by "
         f"`{command}`. Each cell is the mean ± the standard deviation over the seeds.",
         "",
-        "| setting | " + " | ".join(metric_names) + " |",
-        "|---|" + "---:|" * len(metric_names),
+        "<!-- --8<-- [start:table] -->",
+        *_table(labels, by_setting, metric_names, "setting"),
+        "<!-- --8<-- [end:table] -->",
     ]
-    for setting in settings:
-        mine = [row for row in rows if row["setting"] == setting.label]
-        if not mine:
-            continue
-        cells = [_format(name, *summary(mine, name)) for name in metric_names]
-        lines.append(f"| {setting.label} | " + " | ".join(cells) + " |")
-    lines += ["", "Metrics:", ""]
+    if len(spec.axes) >= 2:
+        lines += ["", "<!-- --8<-- [start:axes] -->"]
+        for axis in spec.axes:
+            levels = [level.label for level in axis.levels]
+            groups = [[row for row in rows if row.get(axis.name) == level] for level in levels]
+            lines += ["", f"By `{axis.name}`, over every other setting and seed:", ""]
+            lines += _table(levels, groups, metric_names, axis.name)
+        lines += ["", "<!-- --8<-- [end:axes] -->"]
+    lines += ["", "<!-- --8<-- [start:metrics] -->", "Metrics:", ""]
     lines += [f"- `{name}`: {DESCRIPTIONS[name]}" for name in metric_names]
+    lines += ["<!-- --8<-- [end:metrics] -->"]
     return "\n".join(lines) + "\n"
 
 
