@@ -38,8 +38,8 @@ class ShapesGrid:
     stored: the class draws the 3 x 6 x `num_rotations` sprites once, with
     [`draw_shapes`][elbox.data.draw_shapes] at the centre of the grid, and makes each
     observation by moving its sprite a whole number of pixels. That gives exactly the
-    image `draw_shapes` draws from the factors' values (see `factor_values`), about
-    a hundred times faster.
+    image `draw_shapes` draws from the factors' values (see `factor_values`), some 50
+    times faster than drawing it.
 
     It is ground-truth data in disentanglement_lib's sense (and implements
     [`elbox.metrics.GroundTruthData`][elbox.metrics.GroundTruthData]): factors are drawn

@@ -43,10 +43,11 @@ def beta_vae_score(
     3. the score is its accuracy on `num_eval` new points.
 
     Everything random is drawn from `np.random.RandomState(seed)`, in the reference's
-    order, so the score is reproducible. The classifier is scikit-learn's current
-    default (L-BFGS, multinomial; disentanglement_lib's releases of 2019 got
-    liblinear, one-vs-rest); a `ConvergenceWarning` from it is silenced, since its
-    settings are part of the metric's definition.
+    order, so the score is reproducible. The classifier is the one the reference's call
+    gives with the installed scikit-learn: L-BFGS, multinomial (when the metric was
+    written, in 2019, scikit-learn 0.20 gave liblinear, one-vs-rest, for the same call).
+    A `ConvergenceWarning` from it is silenced: its settings are part of the metric's
+    definition.
 
     Args:
         represent: maps a batch of observations (a NumPy array, as `data` returns them)

@@ -103,7 +103,7 @@ def log_likelihood(
         ((5,), True)
     """
     check_model(model, "log_likelihood")
-    if loss_type not in LIKELIHOODS:
+    if not isinstance(loss_type, str) or loss_type not in LIKELIHOODS:
         choices = ", ".join(repr(name) for name in LIKELIHOODS)
         raise ValueError(f"loss_type must be one of {choices}; got {loss_type!r}")
     samples = checked_int("", "num_samples", num_samples, 1)
