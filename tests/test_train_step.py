@@ -83,6 +83,17 @@ def test_init_and_jit_steps_train(framework: Framework) -> None:
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_fresh_state_can_be_donated(framework: Framework) -> None:
+    # Regression: init once put one zero array in two fields, which donation refuses.
+    train_step = TrainStep(OBJECTIVE, optax.adam(1e-2))
+    state = train_step.init(_model(framework, 0), key=jax.random.key(1))
+    first = jax.tree.leaves(state)
+    state, _ = jax.jit(train_step, donate_argnums=0)(state, batch())
+    assert int(state.step) == 1
+    assert all(leaf.is_deleted() for leaf in first if isinstance(leaf, jax.Array))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_scan_equals_a_python_loop(framework: Framework) -> None:
     train_step = TrainStep(OBJECTIVE, optax.adam(1e-2))
     state = train_step.init(_model(framework, 0), key=jax.random.key(1))

@@ -114,14 +114,13 @@ class NNXStateHolder(AbstractStateHolder):
                 "the optimizer made for another model, or with another wrt?)"
             )
         opt_state = (jax.tree.unflatten(jax.tree.structure(expected), opt_arrays), count)
-        zero = jnp.zeros((), jnp.int32)
         state = TrainState(
             params=pure_params,
             opt_state=opt_state,
             model_state=nnx.as_pure(model_state),
-            step=zero,
+            step=jnp.zeros((), jnp.int32),
             key=key,
-            skipped=zero,
+            skipped=jnp.zeros((), jnp.int32),
             definition=NNXModelDef(graphdef, optimizer.wrt),
         )
         leaves, self.treedef = jax.tree.flatten(state)

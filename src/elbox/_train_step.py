@@ -111,20 +111,22 @@ class TrainStep(eqx.Module):
                 floating-point array of an Equinox model, the `nnx.Param`s of an NNX one.
 
         Returns:
-            A `TrainState` at step 0.
+            A `TrainState` at step 0. It holds the model's own arrays (and `key`), not
+            copies: a step that donates the state's buffers deletes them, so keep a copy
+            of the model if you need it afterwards.
         """
         definition, params, model_state = split_model(model, trainable)
         # optax is not clean under jax_numpy_dtype_promotion="strict" (adam's decay**count).
         with jax.numpy_dtype_promotion("standard"):
             opt_state = self.optimizer.init(params)
-        zero = jnp.zeros((), jnp.int32)
+        # Two arrays, not one array twice: a step may donate the state's buffers.
         return TrainState(
             params=params,
             opt_state=opt_state,
             model_state=model_state,
-            step=zero,
+            step=jnp.zeros((), jnp.int32),
             key=key,
-            skipped=zero,
+            skipped=jnp.zeros((), jnp.int32),
             definition=definition,
         )
 
