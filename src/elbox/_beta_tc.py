@@ -68,7 +68,8 @@ class BetaTCObjective(AbstractObjective):
         >>> from elbox.models.equinox import MLPVAE
         >>> objective = BetaTCObjective(schedule=ConstantSchedule(6.0))
         >>> model = MLPVAE(4, hidden=8, latent=2, key=jax.random.key(0))
-        >>> loss, metrics = objective(model, jnp.zeros((8, 4)), step=0, key=jax.random.key(1))
+        >>> x = jnp.zeros((8, 4))
+        >>> loss, metrics = objective(model, x, step=0, key=jax.random.key(1))
         >>> sorted(metrics)
         ['dimension_kl', 'kl_loss', 'kl_weight', 'loss', 'mutual_info', 'recon_loss',
          'total_correlation']

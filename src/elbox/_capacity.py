@@ -62,7 +62,8 @@ class CapacityObjective(AbstractObjective):
         >>> [float(objective.capacity(step)) for step in (0, 250, 1000, 5000)]
         [0.0, 5.0, 20.0, 20.0]
         >>> model = MLPVAE(4, hidden=8, latent=2, key=jax.random.key(0))
-        >>> loss, metrics = objective(model, jnp.zeros((3, 4)), step=500, key=jax.random.key(1))
+        >>> x = jnp.zeros((3, 4))
+        >>> loss, metrics = objective(model, x, step=500, key=jax.random.key(1))
         >>> sorted(metrics)
         ['capacity', 'kl_loss', 'kl_weight', 'loss', 'recon_loss']
     """

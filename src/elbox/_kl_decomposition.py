@@ -44,7 +44,8 @@ def gaussian_log_density(
     Example:
         >>> import jax.numpy as jnp
         >>> from elbox import gaussian_log_density
-        >>> round(float(gaussian_log_density(jnp.zeros(()), jnp.zeros(()), jnp.zeros(()))), 4)
+        >>> zero = jnp.zeros(())
+        >>> round(float(gaussian_log_density(zero, zero, zero)), 4)
         -0.9189
     """
     return _log_normal(z, mean, logvar)

@@ -122,7 +122,8 @@ def objective_from_name(
         >>> objective = objective_from_name("capacity", c_max=5.0, capacity_steps=1000)
         >>> objective.c_max, objective.capacity_steps, objective.gamma
         (5.0, 1000, 1000.0)
-        >>> type(objective_from_name("beta-tc", schedule=ConstantSchedule(6.0))).__name__
+        >>> chosen = objective_from_name("beta-tc", schedule=ConstantSchedule(6.0))
+        >>> type(chosen).__name__
         'BetaTCObjective'
     """
     given = {

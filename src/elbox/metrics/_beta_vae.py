@@ -75,7 +75,7 @@ def beta_vae_score(
     Example:
         >>> import numpy as np
         >>> from elbox.metrics import beta_vae_score
-        >>> class Identity:  # ground truth whose observations are the factors themselves
+        >>> class Identity:  # observations that are the factors themselves
         ...     factors_num_values = (4, 5, 6)
         ...     def sample_factors(self, num, random_state):
         ...         return np.stack([random_state.randint(n, size=num)

@@ -101,8 +101,9 @@ def dci(
         >>> factors = rng.integers(0, 3, size=(200, 2))
         >>> latents = factors + 0.1 * rng.normal(size=(200, 2))
         >>> scores = dci(latents[:150], factors[:150], latents[150:], factors[150:])
-        >>> scores.disentanglement > 0.9, scores.completeness > 0.9, scores.informativeness
-        (True, True, 1.0)
+        >>> good = scores.disentanglement > 0.9, scores.completeness > 0.9
+        >>> good, scores.informativeness
+        ((True, True), 1.0)
     """
     train = checked_latents(latents_train, "latents_train")
     train_factors = checked_factors(factors_train, "factors_train")

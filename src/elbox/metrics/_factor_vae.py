@@ -85,15 +85,17 @@ def factor_vae_score(
     Example:
         >>> import numpy as np
         >>> from elbox.metrics import factor_vae_score
-        >>> class Identity:  # ground truth whose observations are the factors themselves
+        >>> class Identity:  # observations that are the factors themselves
         ...     factors_num_values = (4, 5, 6)
         ...     def sample_factors(self, num, random_state):
         ...         return np.stack([random_state.randint(n, size=num)
         ...                          for n in self.factors_num_values], axis=1)
         ...     def sample_observations_from_factors(self, factors, random_state):
         ...         return factors.astype(np.float32)
-        >>> factor_vae_score(lambda x: x, Identity(), seed=0, num_train=200, num_eval=100,
-        ...                  num_variance_estimate=1000)  # a perfect representation
+        >>> factor_vae_score(  # a perfect representation
+        ...     lambda x: x, Identity(), seed=0,
+        ...     num_train=200, num_eval=100, num_variance_estimate=1000,
+        ... )
         1.0
     """
     num_factors = check_ground_truth(data, "factor_vae_score")

@@ -49,7 +49,8 @@ def mig(
     Example:
         >>> import numpy as np
         >>> from elbox.metrics import mig
-        >>> factors = np.stack(np.meshgrid(np.arange(4), np.arange(5)), -1).reshape(-1, 2)
+        >>> grid = np.meshgrid(np.arange(4), np.arange(5))
+        >>> factors = np.stack(grid, -1).reshape(-1, 2)
         >>> round(mig(factors.astype(float), factors), 6)  # each latent is one factor
         1.0
     """

@@ -49,7 +49,8 @@ def modularity(
     Example:
         >>> import numpy as np
         >>> from elbox.metrics import modularity
-        >>> factors = np.stack(np.meshgrid(np.arange(4), np.arange(5)), -1).reshape(-1, 2)
+        >>> grid = np.meshgrid(np.arange(4), np.arange(5))
+        >>> factors = np.stack(grid, -1).reshape(-1, 2)
         >>> round(modularity(factors.astype(float), factors), 6)
         1.0
     """

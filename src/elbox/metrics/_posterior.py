@@ -45,7 +45,8 @@ def posterior_parameters(
         >>> from elbox.metrics import posterior_parameters
         >>> from elbox.models.equinox import MLPVAE
         >>> model = MLPVAE(64, hidden=32, latent=4, key=jax.random.key(0))
-        >>> means, logvars = posterior_parameters(model, jnp.zeros((10, 64)), batch_size=4)
+        >>> x = jnp.zeros((10, 64))
+        >>> means, logvars = posterior_parameters(model, x, batch_size=4)
         >>> means.shape, logvars.shape
         ((10, 4), (10, 4))
     """
