@@ -15,5 +15,7 @@ from ._model_checkpoint import ModelCheckpoint as ModelCheckpoint
 from ._progress_bar import ProgressBar as ProgressBar
 from ._protocols import Engine as Engine
 from ._protocols import TrainingLoop as TrainingLoop
+from ._tensorboard_logger import TensorBoardLogger as TensorBoardLogger
 from ._trainer import TrainData as TrainData
 from ._trainer import Trainer as Trainer
+from ._wandb_logger import WandbLogger as WandbLogger
