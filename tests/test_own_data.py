@@ -84,7 +84,9 @@ def test_npz_by_key_or_its_only_array(tmp_path: Path) -> None:
     one = open_data(tmp_path / "one.npz")
     assert (one.format, one.key) == ("npz", "images")
     np.testing.assert_array_equal(one.take(np.arange(9)), a)
-    np.testing.assert_array_equal(open_data(tmp_path / "two.npz", key="b").take(np.arange(9)), 2 * a)
+    np.testing.assert_array_equal(
+        open_data(tmp_path / "two.npz", key="b").take(np.arange(9)), 2 * a
+    )
 
 
 def test_image_folder_grey_rgb_and_resized(tmp_path: Path) -> None:
