@@ -246,7 +246,7 @@ class DataFile:
             >>> folder = Path(tempfile.mkdtemp())
             >>> np.save(folder / "x.npy", np.arange(12, dtype=np.uint8).reshape(3, 4))
             >>> data = open_data(folder / "x.npy")
-            >>> (data.take(np.array([2, 0])) * 255).tolist()
+            >>> (data.take(np.array([2, 0])) * 255).round().tolist()
             [[8.0, 9.0, 10.0, 11.0], [0.0, 1.0, 2.0, 3.0]]
         """
         checked = _checked_rows(rows, self.num_examples)
