@@ -26,9 +26,9 @@ from typing import Any
 import jax
 
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import Splits, build_vae, load_splits
+from elbox.cli._processes import Processes
+from elbox.cli._run import Splits, batch_loader, build_vae, load_splits, run_settings
 from elbox.cli._study._seeds import train_seeds
-from elbox.data import batches
 
 OPTIONS = TrainOptions(
     framework="equinox",
@@ -42,10 +42,21 @@ OPTIONS = TrainOptions(
 )
 
 
+ONE = Processes(count=1, index=0, devices=1)
+
+
+def _loader(options: TrainOptions, splits: Splits, seed: int) -> Any:
+    return batch_loader(splits.train, options.batch_size, ONE, shuffle=True, seed=seed)
+
+
 def _trainers(options: TrainOptions, seeds: list[int], splits: Splits) -> list[Any]:
-    steps = options.epochs * len(batches(splits.train, options.batch_size))
+    steps = options.epochs * len(_loader(options, splits, 0))
     return [
-        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)[0]
+        build_vae(
+            dataclasses.replace(options, seed=seed),
+            splits.image_shape,
+            *run_settings(options, steps),
+        )[0]
         for seed in seeds
     ]
 
@@ -55,7 +66,7 @@ def sequential_trainers(options: TrainOptions, seeds: list[int], splits: Splits)
     last = None
     for trainer, seed in zip(_trainers(options, seeds, splits), seeds, strict=True):
         train_step = trainer.loop_steps(loss_type=options.loss_type, donate=True).train_step
-        loader = batches(splits.train, options.batch_size, seed=seed)
+        loader = _loader(options, splits, seed)
         for epoch in range(options.epochs):
             for batch in loader.for_epoch(epoch):
                 last = train_step(batch)
@@ -69,7 +80,7 @@ def sequential_pure(options: TrainOptions, seeds: list[int], splits: Splits) -> 
     metrics = None
     for trainer, seed in zip(trainers, seeds, strict=True):
         state = trainer.state
-        loader = batches(splits.train, options.batch_size, seed=seed)
+        loader = _loader(options, splits, seed)
         for epoch in range(options.epochs):
             for batch in loader.for_epoch(epoch):
                 state, metrics = step(state, batch)
@@ -107,7 +118,7 @@ def main() -> None:
             samples[name].append(time.perf_counter() - start)
     medians = {name: statistics.median(times) for name, times in samples.items()}
     baseline = medians[next(iter(VARIANTS))]
-    steps = args.epochs * len(batches(splits.train, options.batch_size))
+    steps = args.epochs * len(_loader(options, splits, 0))
     print(f"jax {jax.__version__}, backend {jax.default_backend()}")
     print(
         f"{args.seeds} seeds x {args.epochs} epochs ({steps} steps per seed) of the collapse "

@@ -1,6 +1,7 @@
 """Test-wide settings: strict JAX promotion rules, and a fixture for input-validation tests."""
 
 import os
+import sys
 from collections.abc import Iterator
 
 import jax
@@ -29,3 +30,11 @@ def without_hook_checks() -> Iterator[None]:
         yield
     finally:
         jaxtyping.config.update("jaxtyping_disable", False)
+
+
+@pytest.fixture
+def without_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a test as if the optional extras were not installed: tensorboardX and wandb
+    cannot be imported (a None in sys.modules refuses an import)."""
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    monkeypatch.setitem(sys.modules, "wandb", None)

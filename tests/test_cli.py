@@ -262,6 +262,7 @@ def test_defaults_are_the_spec_quick_start() -> None:
 @pytest.mark.parametrize(("model", "shape"), [("mlp", (64,)), ("conv", (8, 8, 1))])
 def test_digits_splits_are_shaped_for_the_model(model: str, shape: tuple[int, ...]) -> None:
     splits = load_splits(TrainOptions(model=model))  # type: ignore[arg-type]  # from the list
+    assert isinstance(splits.train, np.ndarray)  # the bundled sets are held in memory
     assert splits.train.shape[1:] == shape
     assert len(splits.train) + len(splits.validation) == 1438
     assert len(splits.test) == 359

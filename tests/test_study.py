@@ -10,11 +10,12 @@ import pytest
 
 from elbox.cli import main
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import Splits, build_vae
+from elbox.cli._processes import Processes
+from elbox.cli._run import Splits, batch_loader, build_vae, run_settings
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
 from elbox.cli._study._report import read_rows
 from elbox.cli._study._seeds import train_seeds
-from elbox.data import batches
+from elbox.training import Trainer
 
 from .helpers import params_of, patterns
 
@@ -39,15 +40,18 @@ def test_seeds_trained_together_equal_separate_runs(framework: str) -> None:
     options = dataclasses.replace(TINY, framework=framework)  # type: ignore[arg-type]
     splits = _splits()
     trained = train_seeds(options, [0, 1, 2], splits)
-    loader_steps = len(batches(splits.train, options.batch_size))
-    steps = options.epochs * loader_steps
+    one = Processes(count=1, index=0, devices=1)
     for seed, together in zip([0, 1, 2], trained.trainers, strict=True):
-        alone, _ = build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)
-        loader = batches(splits.train, options.batch_size, seed=seed)
-        for epoch in range(options.epochs):
-            for batch in loader.for_epoch(epoch):
-                alone.train_step(batch, loss_type=options.loss_type)
-        assert together.step == alone.step == options.epochs * loader_steps
+        # What `elbox train --seed S` does: the same loader and loop, without validation.
+        loader = batch_loader(splits.train, options.batch_size, one, shuffle=True, seed=seed)
+        steps = options.epochs * len(loader)
+        alone, _ = build_vae(
+            dataclasses.replace(options, seed=seed),
+            splits.image_shape,
+            *run_settings(options, steps),
+        )
+        Trainer(alone, loss_type="bce_logits").fit(loader, epochs=options.epochs)
+        assert together.step == alone.step == steps
         for a, b in zip(params_of(together.model), params_of(alone.model), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert trained.skipped == [0, 0, 0]

@@ -2,12 +2,11 @@
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy.typing as npt
 from jaxtyping import Array, Float
 
 from .._kl import gaussian_kl
@@ -61,6 +60,15 @@ class Analysis:
         }
 
 
+@runtime_checkable
+class Examples(Protocol):
+    """Held-out data: an array, or anything sliced like one (`data[a:b]` gives an array)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice, /) -> Any: ...
+
+
 Encoder = Callable[
     [Float[Array, "batch ..."]], tuple[Float[Array, "batch latent"], Float[Array, "batch latent"]]
 ]
@@ -68,7 +76,7 @@ Encoder = Callable[
 
 def analyse(
     vae: VAETrainer[Any],
-    data: npt.NDArray[Any],
+    data: Examples,
     *,
     loss_type: LossType,
     batch_size: int = 256,

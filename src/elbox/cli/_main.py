@@ -1,46 +1,75 @@
-"""The `elbox` command: `elbox train`, `elbox plot RUN`, `elbox eval RUN`."""
+"""The `elbox` command: `elbox train`, `elbox plot RUN`, `elbox eval RUN`, `elbox study NAME`."""
 
 import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from ._options import add_train_arguments, check_options, options_from
-from ._run import RunError
-from ._study import StudyError
+from ._errors import CommandParser, run_command
+from ._options import TrainOptions, add_train_arguments, check_options, given_options
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the `elbox` command and its subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="elbox",
-        description="Train a reference VAE on a bundled data set and draw its plots.",
+        description=(
+            "Train a reference VAE on a bundled data set or your own data, and draw its plots."
+        ),
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
+    common = CommandParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, print the full traceback instead of one line",
+    )
     train = commands.add_parser(
         "train",
+        parents=[common],
         help="train a VAE and write a run folder (config, metrics, checkpoints, plots)",
         description=(
             "Train a reference VAE. With no options: an MLP VAE on scikit-learn's 8x8 digits "
-            "with cyclical KL annealing, beta 4 and free bits 0.5."
+            "with cyclical KL annealing, beta 4 and free bits 0.5. Errors are one line on "
+            "stderr: exit status 2 for bad options or data, 1 for a fault while running."
+        ),
+    )
+    train.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "read options from a TOML file (names as the flags', with _ or -), or repeat a "
+            "run from its config.json; flags given as well override the file"
         ),
     )
     add_train_arguments(train)
-    plot = commands.add_parser("plot", help="redraw the plots of a run")
+    plot = commands.add_parser("plot", parents=[common], help="redraw the plots of a run")
     plot.add_argument("run", type=Path, help="the run folder")
     evaluate = commands.add_parser(
-        "eval", help="evaluate a run's best checkpoint on its test split"
+        "eval", parents=[common], help="evaluate a run's best checkpoint on its test split"
     )
     evaluate.add_argument("run", type=Path, help="the run folder")
+    _add_study_parser(commands, common)
+    return parser
+
+
+def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     study = commands.add_parser(
         "study",
+        parents=[common],
         help="train a grid of settings for several seeds and report what each knob does",
         description=(
             "Train every setting of a study for several seeds (the seeds of a setting train "
             "together, as one vmapped step) and write study.csv (a row per run), study.md "
             "(mean and standard deviation over seeds) and study.png. Studies: collapse "
-            "(KL schedules x free bits on the digits), beta (beta against disentanglement "
-            "on the shapes factor grid), grid (--grid options only)."
+            "(KL schedules x free bits on the digits), beta (beta, capacity annealing and "
+            "beta-TC against disentanglement on the shapes factor grid), grid (--grid "
+            "options only). Errors are one line: exit status 2 for bad options, before any "
+            "training."
         ),
     )
     study.add_argument("name", metavar="NAME", help="collapse, beta or grid")
@@ -63,25 +92,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument("--resume", action="store_true", help="continue the study in --output")
     study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `elbox` command; returns its exit status (2 for usage errors)."""
+    """Run the `elbox` command; returns its exit status (2 for a user's mistake, 1 for a
+    fault at run time)."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    from . import _run  # imported after parsing, so `--help` and bad options answer at once
+    command = arguments.command
+    if command == "train" and arguments.config is None:
+        # Contradictory flags answer at once, before JAX is even imported.
+        given = given_options(arguments)
+        problems = check_options(TrainOptions(**given), given)
+        if problems:
+            parser.exit(2, f"elbox train: error: {'; '.join(problems)}\n")
 
-    try:
-        if arguments.command == "train":
-            options = options_from(arguments)
-            problems = check_options(options)
-            if problems:
-                parser.error("; ".join(problems))
-            _run.train(options)
-        elif arguments.command == "study":
+    def action() -> None:
+        from . import _run  # imported after parsing, so `--help` and bad options answer at once
+
+        if command == "train":
+            from ._config_file import read_config_file
+
+            given = given_options(arguments)
+            if arguments.config is not None:
+                given = {**read_config_file(arguments.config), **given}
+            _run.train(TrainOptions(**given), given)
+        elif command == "study":
             _study(arguments, argv)
-        elif arguments.command == "plot":
+        elif command == "plot":
             for path in _run.plot_run(arguments.run):
                 print(path)
         else:
@@ -92,10 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"KL {analysis.kl:.2f}); active units {analysis.active_units} of "
                 f"{analysis.active.size}"
             )
-    except (RunError, StudyError) as error:
-        print(f"elbox {arguments.command}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(command, action, debug=arguments.debug)
 
 
 def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:

@@ -2,11 +2,16 @@
 
 import argparse
 import dataclasses
+import inspect
 import itertools
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
+
+from ._data_options import DataOptions, check_data_options
+from ._loop_options import LoggingOptions, LoopOptions, check_loop_options
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
@@ -15,12 +20,14 @@ DecoderOutput = Literal["logits", "sigmoid"]
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainOptions:
+class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
     """Everything `elbox train` can be told; each field is a `--flag` of the same name.
 
     The defaults are the VAE Trainer spec's quick-start settings (cyclical annealing,
     beta 4, free bits 0.5) on scikit-learn's bundled digits, with the annealing periods
-    scaled to the run's length.
+    scaled to the run's length. The fields of the base classes (your own data, the
+    training loop, logging) come first in `dataclasses.fields`, and are grouped in
+    `--help`.
     """
 
     framework: Framework = "nnx"
@@ -52,8 +59,8 @@ class TrainOptions:
     """--objective capacity: steps for C to rise from 0 to --c-max (default: half the run)."""
     gamma: float = 1000.0
     """--objective capacity: the weight of |KL - C|."""
-    loss_type: Literal["mse", "bce", "bce_logits"] = "bce_logits"
-    """The reconstruction loss."""
+    loss_type: Literal["mse", "bce", "bce_logits", "mae"] | None = None
+    """The reconstruction loss (default: bce_logits for data in [0, 1], mse otherwise)."""
     decoder_output: DecoderOutput | None = None
     """logits or sigmoid (default: sigmoid for bce, logits otherwise)."""
     latent: int = 16
@@ -76,10 +83,31 @@ class TrainOptions:
     """Replace the run in --output."""
 
     def to_json(self) -> dict[str, Any]:
-        """The options as JSON-ready values."""
+        """The options as JSON-ready values: paths as strings, tuples as lists."""
         values = dataclasses.asdict(self)
-        values["output"] = None if self.output is None else str(self.output)
+        for name, value in values.items():
+            if isinstance(value, Path):
+                values[name] = str(value)
+            elif isinstance(value, tuple):
+                values[name] = list(value)
         return values
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> "TrainOptions":
+        """The options `to_json` gave (missing names take their defaults)."""
+        hints = typing.get_type_hints(cls)
+        fields = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in values:
+                continue
+            value = values[field.name]
+            annotation, _ = _parts(hints[field.name])
+            if value is not None and annotation is Path:
+                value = Path(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            fields[field.name] = value
+        return cls(**fields)
 
 
 def _flag(name: str) -> str:
@@ -89,20 +117,32 @@ def _flag(name: str) -> str:
 def _field_docs() -> dict[str, str]:
     # The docstrings under each field (read from the source, as Sphinx does).
     import ast
-    import inspect
 
-    tree = ast.parse(inspect.getsource(TrainOptions))
-    body = tree.body[0].body  # type: ignore[attr-defined]  # a ClassDef
     docs: dict[str, str] = {}
-    for node, following in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-        ):
-            docs[node.target.id] = str(following.value.value)
+    for cls in _option_classes():
+        tree = ast.parse(inspect.getsource(cls))
+        body = tree.body[0].body  # type: ignore[attr-defined]  # a ClassDef
+        for node, following in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+            ):
+                docs[node.target.id] = str(following.value.value)
     return docs
+
+
+def _option_classes() -> list[type]:
+    """TrainOptions and the option classes it is made of, in the order `--help` shows them."""
+    return [TrainOptions, DataOptions, LoopOptions, LoggingOptions]
+
+
+def _owner(name: str) -> type:
+    for cls in _option_classes():
+        if name in inspect.get_annotations(cls):
+            return cls
+    raise AssertionError(name)
 
 
 def _parts(annotation: Any) -> tuple[Any, bool]:
@@ -114,35 +154,73 @@ def _parts(annotation: Any) -> tuple[Any, bool]:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per `TrainOptions` field, typed and with its choices."""
+    """One flag per `TrainOptions` field, typed and with its choices, in groups.
+
+    A flag that is not given leaves no attribute in the parsed namespace (its default is
+    `argparse.SUPPRESS`), so `options_from` can tell given flags from defaults and let
+    them override a config file.
+    """
     hints = typing.get_type_hints(TrainOptions)
     docs = _field_docs()
+    groups: dict[type, Any] = {TrainOptions: parser}
+    for cls in _option_classes()[1:]:
+        title = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+        groups[cls] = parser.add_argument_group(title)
     for field in dataclasses.fields(TrainOptions):
+        target = groups[_owner(field.name)]
         annotation, _ = _parts(hints[field.name])
         help_text = docs.get(field.name, "")
+        kwargs: dict[str, Any] = {
+            "default": argparse.SUPPRESS,
+            "help": help_text,
+            "dest": field.name,
+        }
         if annotation is bool:
-            parser.add_argument(_flag(field.name), action="store_true", help=help_text)
+            target.add_argument(_flag(field.name), action="store_true", **kwargs)
             continue
-        kwargs: dict[str, Any] = {"default": field.default, "help": help_text, "dest": field.name}
+        args = get_args(annotation)
         if get_origin(annotation) is Literal:
-            kwargs["choices"] = list(get_args(annotation))
+            kwargs["choices"] = list(args)
+        elif get_origin(annotation) is tuple and args[-1] is Ellipsis:
+            kwargs["action"] = "append"
+            if get_origin(args[0]) is Literal:
+                kwargs["choices"] = list(get_args(args[0]))
+            else:
+                kwargs["type"] = args[0]
+        elif get_origin(annotation) is tuple:
+            kwargs["nargs"] = len(args)
+            kwargs["type"] = args[0]
+            kwargs["metavar"] = field.metadata.get("metavar", annotation.__name__.upper())
         else:
             kwargs["type"] = annotation
-            kwargs["metavar"] = annotation.__name__.upper()
-        if field.default is not None and not isinstance(field.default, bool):
+            kwargs["metavar"] = field.metadata.get("metavar", annotation.__name__.upper())
+        if field.default not in (None, ()) and not isinstance(field.default, bool):
             kwargs["help"] += f" (default: {field.default})"
-        parser.add_argument(_flag(field.name), **kwargs)
+        target.add_argument(_flag(field.name), **kwargs)
 
 
-def options_from(namespace: argparse.Namespace) -> TrainOptions:
-    """The options that `add_train_arguments`' flags parsed to."""
+def given_options(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The options given as flags (those left out are absent), as `TrainOptions` values."""
     names = {field.name for field in dataclasses.fields(TrainOptions)}
-    return TrainOptions(**{name: getattr(namespace, name) for name in names})
+    given = {name: value for name, value in vars(namespace).items() if name in names}
+    return {name: tuple(v) if isinstance(v, list) else v for name, v in given.items()}
 
 
-def check_options(options: TrainOptions) -> list[str]:
-    """Contradictions and out-of-range values, as messages (empty when all is well)."""
-    problems = []
+def options_from(
+    namespace: argparse.Namespace, file_values: Mapping[str, Any] | None = None
+) -> TrainOptions:
+    """The options: the defaults, then a config file's values, then the flags given."""
+    return TrainOptions(**{**(file_values or {}), **given_options(namespace)})
+
+
+def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None) -> list[str]:
+    """Contradictions and out-of-range values, as messages (empty when all is well).
+
+    `given` holds the options chosen explicitly (by a flag or a config file), which tells a
+    chosen `--dataset` from the default one.
+    """
+    problems = check_data_options(options, dataset_given="dataset" in (given or {}))
+    problems += check_loop_options(options)
     for name in ("latent", "hidden", "epochs", "batch_size"):
         if getattr(options, name) < 1:
             problems.append(f"{_flag(name)} must be >= 1; got {getattr(options, name)}")
@@ -185,6 +263,11 @@ def decoder_output(options: TrainOptions) -> DecoderOutput:
     return "sigmoid" if options.loss_type == "bce" else "logits"
 
 
+def data_name(options: TrainOptions) -> str:
+    """What the run trains on, in a word: the data set, or the name of the --data file."""
+    return options.dataset if options.data is None else options.data.stem
+
+
 def default_output(options: TrainOptions, timestamp: str) -> Path:
-    """`runs/<timestamp>-<dataset>-<schedule>`."""
-    return Path("runs") / f"{timestamp}-{options.dataset}-{options.kl_annealing}"
+    """`runs/<timestamp>-<data>-<schedule>`."""
+    return Path("runs") / f"{timestamp}-{data_name(options)}-{options.kl_annealing}"

@@ -1,4 +1,5 @@
-"""Data for VAEs: a seeded mini-batch loader and two small data sets that need no download.
+"""Data for VAEs: seeded mini-batch loaders, two small data sets that need no download, and
+your own data from files.
 
 - [`batches`][elbox.data.batches]: mini-batches of NumPy arrays whose order depends only on
   `(seed, epoch)`, so a resumed run sees the same batches.
@@ -7,12 +8,23 @@
   NumPy, with their generative factors, for disentanglement experiments;
   [`ShapesGrid`][elbox.data.ShapesGrid]: the same sprites on a discrete factor grid, drawn
   on demand, as ground truth for `elbox.metrics`' disentanglement scores.
+- [`open_data`][elbox.data.open_data]: a `.npy` file (read lazily), a `.npz` file or a
+  folder of PNG/JPEG images, checked before training; with
+  [`split_indices`][elbox.data.split_indices] and
+  [`indexed_batches`][elbox.data.indexed_batches] it trains with bounded memory.
 """
 
 from ._batches import Batches as Batches
 from ._batches import batches as batches
+from ._data_file import DataFile as DataFile
+from ._data_file import DataFormat as DataFormat
+from ._data_file import open_data as open_data
 from ._digits import Digits as Digits
 from ._digits import digits as digits
+from ._errors import DataError as DataError
+from ._indexed_batches import IndexedBatches as IndexedBatches
+from ._indexed_batches import RowSource as RowSource
+from ._indexed_batches import indexed_batches as indexed_batches
 from ._shapes import FACTOR_NAMES as FACTOR_NAMES
 from ._shapes import SHAPE_NAMES as SHAPE_NAMES
 from ._shapes import Shapes as Shapes
@@ -20,3 +32,5 @@ from ._shapes import draw_shapes as draw_shapes
 from ._shapes import position_range as position_range
 from ._shapes import shapes as shapes
 from ._shapes_grid import ShapesGrid as ShapesGrid
+from ._split import DataSplit as DataSplit
+from ._split import split_indices as split_indices

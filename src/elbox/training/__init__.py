@@ -17,5 +17,7 @@ from ._progress_bar import ProgressBar as ProgressBar
 from ._progress_bar import TextStream as TextStream
 from ._protocols import Engine as Engine
 from ._protocols import TrainingLoop as TrainingLoop
+from ._tensorboard_logger import TensorBoardLogger as TensorBoardLogger
 from ._trainer import TrainData as TrainData
 from ._trainer import Trainer as Trainer
+from ._wandb_logger import WandbLogger as WandbLogger

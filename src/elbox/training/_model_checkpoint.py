@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, final, no_type_check
 
+from .._file_lock import FolderInUseError, FolderLock
+from .._sharding import is_primary_process
 from .._validation import checked_choice, checked_int
 from ._callback import Callback
-from ._checkpoint import CheckpointStore
+from ._checkpoint import CheckpointError, CheckpointStore
 from ._monitor import MonitorWarner
 from ._protocols import TrainingLoop
 
@@ -57,6 +59,10 @@ class CheckpointConfig:
             object.__setattr__(self, name, checked_int(owner, name, getattr(self, name), 1))
 
 
+LOCK_FILE = ".elbox-checkpoints.lock"
+"""The file in a checkpoint folder whose OS lock marks the folder's one writer."""
+
+
 @final
 class ModelCheckpoint(Callback):
     """Saves a checkpoint after every n-th epoch; resuming a fit starts from the latest.
@@ -64,6 +70,14 @@ class ModelCheckpoint(Callback):
     A checkpoint holds everything an exact resume needs: the model and optimizer state,
     the step counter and PRNG key, the epoch, every callback's state, the history and the
     VAE config. The folder is checked for writing before training starts.
+
+    One writer per folder: from `setup` to `teardown` the callback holds an OS lock on
+    the folder (the file `.elbox-checkpoints.lock` in it), so a second fit writing to the
+    same folder, from this process or another, fails at once with a `CheckpointError`
+    naming the holder's process id, and the first one is left untouched. The kernel
+    releases the lock when the holder exits, however it ends (SIGKILL included), so a
+    killed run's folder is free for the `fit(..., resume=True)` that continues it. With
+    several processes only process 0 takes the lock.
 
     Example:
         >>> from elbox.training import CheckpointConfig, ModelCheckpoint
@@ -81,6 +95,7 @@ class ModelCheckpoint(Callback):
             if self.config.monitor is None
             else MonitorWarner("ModelCheckpoint", self.config.monitor)
         )
+        self._lock = FolderLock(self.dirpath, name=LOCK_FILE, what="the checkpoint folder")
 
     @property
     def dirpath(self) -> Path:
@@ -107,7 +122,22 @@ class ModelCheckpoint(Callback):
         return self.store.best_step()
 
     def setup(self, trainer: TrainingLoop) -> None:
+        if is_primary_process():
+            self._lock_folder()
         self.store  # noqa: B018  # opens the store: an unwritable folder fails before training
+
+    def _lock_folder(self) -> None:
+        # Before the store opens: opening tidies the folder, which only its writer may do.
+        try:
+            self.dirpath.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except FolderInUseError as error:
+            raise CheckpointError(str(error)) from None
+        except OSError as error:
+            raise CheckpointError(
+                f"the checkpoint folder {self.dirpath.absolute()} cannot be created or "
+                f"written to: {error.strerror or error}"
+            ) from error
 
     def restore(self, trainer: TrainingLoop) -> Mapping[str, Any] | None:
         """Load the latest checkpoint into `trainer.engine`; None (and a warning) if none."""
@@ -146,7 +176,11 @@ class ModelCheckpoint(Callback):
         self.close()
 
     def close(self) -> None:
-        """Finish pending saves and release the store (`teardown` calls it, even on errors)."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Finish pending saves, release the store and the folder's lock (`teardown` calls
+        it, even on errors)."""
+        try:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        finally:
+            self._lock.release()

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._errors import RunError
 from .._options import TrainOptions, check_options
-from .._run import Splits, load_splits, training_config
+from .._run import Splits, load_splits, resolve_options, training_config
 from ._grid import GridError, parse_grid
 from ._measure import METRICS, measure
 from ._report import (
@@ -37,8 +38,9 @@ SPEC_FILE = "study.json"
 _FORMAT = 1
 
 
-class StudyError(ValueError):
-    """A study cannot start as asked; the message names the part that is wrong."""
+class StudyError(RunError):
+    """A study cannot start as asked; the message names the part that is wrong (the
+    command exits with status 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +110,7 @@ def plan_study(
     for setting in settings:
         fields = {**spec.base, **setting.options, "epochs": chosen_epochs}
         try:
-            chosen = TrainOptions(**fields)
+            chosen = resolve_options(TrainOptions(**fields), data=None)
             problems = check_options(chosen)
             if problems:
                 raise ValueError("; ".join(problems))

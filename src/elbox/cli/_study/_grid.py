@@ -7,12 +7,30 @@ from typing import Any, Literal, get_args, get_origin
 from .._options import TrainOptions, _parts
 from ._spec import Axis
 
-# What the study itself decides, per run or for all of them.
+_LOOP = "a study trains each run for --epochs without validation, checkpoints or logs"
+_DATA = (
+    "a study trains on the bundled data sets (--grid dataset=...); your own data is not supported"
+)
+
+# What the study itself decides, per run or for all of them, and what it does not use.
 NOT_GRIDDABLE = {
     "seed": "the study's seeds are 0 .. --seeds - 1",
+    "epochs": "pass --epochs to `elbox study` itself",
     "output": "a study writes into its own --output",
     "resume": "pass --resume to `elbox study` itself",
     "overwrite": "pass --overwrite to `elbox study` itself",
+    "data": _DATA,
+    "data_key": _DATA,
+    "image_size": _DATA,
+    "split": _DATA,
+    "early_stopping": _LOOP,
+    "steps_per_dispatch": _LOOP,
+    "checkpoint_every": _LOOP,
+    "keep_checkpoints": _LOOP,
+    "distributed": "a study runs in one process",
+    "log": _LOOP,
+    "log_images_every": _LOOP,
+    "wandb_project": _LOOP,
 }
 
 

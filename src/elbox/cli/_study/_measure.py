@@ -112,6 +112,7 @@ def _collapse(
     model: Any, test: npt.NDArray[Any], options: TrainOptions, seed: int
 ) -> dict[str, float]:
     key = jax.random.key(10_000 + seed)
+    assert options.loss_type is not None  # resolved when the study was planned
     bound = log_likelihood(
         model,
         test,
@@ -174,9 +175,10 @@ def measure(
     budget: Budget = STUDY_BUDGET,
 ) -> dict[str, float]:
     """The metrics of one trained seed, by name (see `METRICS`)."""
-    values = _test_elbo(trainer, splits.test, options.loss_type)
+    test = np.asarray(splits.test[: len(splits.test)])
+    values = _test_elbo(trainer, test, options.loss_type)
     if measures == "collapse":
-        values.update(_collapse(trainer.model, splits.test, options, seed))
+        values.update(_collapse(trainer.model, test, options, seed))
     else:
         values.update(_disentanglement(trainer.model, options, seed, budget))
     return {name: values[name] for name in METRICS[measures]}

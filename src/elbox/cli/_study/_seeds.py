@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import data as datasets
 from ..._trainer import VAETrainer
 from .._options import TrainOptions
-from .._run import Splits, build_vae
+from .._processes import Processes
+from .._run import Splits, batch_loader, build_vae, run_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +50,22 @@ def unstack(tree: Any, count: int) -> list[Any]:
 def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> TrainedSeeds:
     """Train `options` once per seed, all seeds in one vmapped step per batch."""
     start = time.perf_counter()
-    loaders = [datasets.batches(splits.train, options.batch_size, seed=seed) for seed in seeds]
+    one = Processes(count=1, index=0, devices=1)
+    loaders = [
+        batch_loader(splits.train, options.batch_size, one, shuffle=True, seed=seed)
+        for seed in seeds
+    ]
     steps_per_epoch = len(loaders[0])
     steps = options.epochs * steps_per_epoch
     trainers = [
-        build_vae(dataclasses.replace(options, seed=seed), splits.image_shape, steps)[0]
+        build_vae(
+            dataclasses.replace(options, seed=seed),
+            splits.image_shape,
+            *run_settings(options, steps),
+        )[0]
         for seed in seeds
     ]
+    assert options.loss_type is not None  # resolved when the study was planned
     train_step = trainers[0].as_train_step(options.loss_type)
     step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
     state = stack([trainer.state for trainer in trainers])

@@ -1,0 +1,52 @@
+"""The `elbox train` options for training on your own data."""
+
+import dataclasses
+from pathlib import Path
+
+DEFAULT_SPLIT = (0.8, 0.1, 0.1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """your own data"""
+
+    data: Path | None = dataclasses.field(default=None, metadata={"metavar": "PATH"})
+    """Train on your own data instead of --dataset: a .npy file (read lazily, so it may be
+    larger than the memory), a .npz file, or a folder of PNG/JPEG images."""
+    data_key: str | None = dataclasses.field(default=None, metadata={"metavar": "NAME"})
+    """The array to train on in a .npz file that holds several."""
+    image_size: tuple[int, int] | None = dataclasses.field(
+        default=None, metadata={"metavar": ("H", "W")}
+    )
+    """Resize a folder's images to H x W (default: they must all have one size)."""
+    split: tuple[float, float, float] | None = dataclasses.field(
+        default=None, metadata={"metavar": ("TRAIN", "VAL", "TEST")}
+    )
+    """The fractions of --data for training, validation and test (default: 0.8 0.1 0.1);
+    the split is drawn with seed 0 and saved in the run folder."""
+
+
+def check_data_options(options: DataOptions, dataset_given: bool) -> list[str]:
+    """Contradictions among the data options, as messages."""
+    problems: list[str] = []
+    if options.data is None:
+        for name in ("data_key", "image_size", "split"):
+            if getattr(options, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                problems.append(
+                    f"{flag} applies to --data (your own data); the bundled --dataset sets "
+                    "have fixed splits and sizes"
+                )
+        return problems
+    if dataset_given:
+        problems.append("--data and --dataset both choose the data: give one of them")
+    if options.image_size is not None and min(options.image_size) < 1:
+        problems.append(f"--image-size takes two positive sizes; got {options.image_size}")
+    if options.split is not None:
+        fractions = options.split
+        if min(fractions) <= 0 or abs(sum(fractions) - 1.0) > 1e-6:
+            problems.append(
+                "--split takes three positive fractions (train, validation, test) that sum to "
+                f"1, such as 0.8 0.1 0.1; got {' '.join(f'{f:g}' for f in fractions)}"
+            )
+    return problems

@@ -1,0 +1,58 @@
+"""The TensorBoard logger read back with TensorBoard's event reader; a missing optional
+package names the extra to install."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import (  # type: ignore[import-untyped]
+    EventAccumulator,
+)
+
+from elbox import VAETrainingConfig
+from elbox.data import batches
+from elbox.training import TensorBoardLogger, Trainer, WandbLogger
+
+from .helpers import make_trainer, patterns
+
+STEP_TAGS = {"train/loss", "train/recon_loss", "train/kl_loss", "train/kl_weight"}
+EPOCH_TAGS = {"epoch/loss", "epoch/val_neg_elbo", "epoch/val_loss", "epoch/epoch"}
+
+
+def _events(logdir: Path) -> Any:
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    return events
+
+
+def test_tensorboard_logger_in_a_fit(tmp_path: Path) -> None:
+    data = np.asarray(patterns(64), np.float32)  # 12 features, drawn as 3x4 images
+    vae = make_trainer("equinox", VAETrainingConfig(kl_annealing="linear", kl_warmup_steps=8))
+    logger = TensorBoardLogger(
+        tmp_path / "tb", examples=data[:4], image_shape=(3, 4, 1), images_every_n_epochs=2
+    )
+    Trainer(vae, callbacks=[logger], loss_type="bce_logits").fit(
+        batches(data, 16), epochs=3, val_data=[data[:16]]
+    )
+    events = _events(tmp_path / "tb")
+    tags = events.Tags()
+    assert set(tags["scalars"]) >= STEP_TAGS
+    assert set(tags["scalars"]) >= EPOCH_TAGS
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(12))
+    assert [e.step for e in events.Scalars("epoch/val_neg_elbo")] == [4, 8, 12]
+    weights = [e.value for e in events.Scalars("train/kl_weight")]
+    np.testing.assert_allclose(weights[:9], [min(1.0, s / 8) for s in range(9)], rtol=1e-6)
+    # Images after epoch 2 (every 2) and after the last: 4 inputs over 4 reconstructions.
+    assert set(tags["images"]) == {"images/reconstructions", "images/samples"}
+    images = events.Images("images/reconstructions")
+    assert [e.step for e in images] == [8, 12]
+    assert (images[0].height, images[0].width) == (2 * 3 + 3, 4 * 4 + 5)
+
+
+@pytest.mark.usefixtures("without_extras")
+def test_a_missing_package_names_the_extra(tmp_path: Path) -> None:
+    with pytest.raises(ImportError, match=r"pip install 'elbox\[tensorboard\]'"):
+        TensorBoardLogger(tmp_path)
+    with pytest.raises(ImportError, match=r"pip install 'elbox\[wandb\]'"):
+        WandbLogger("project")
