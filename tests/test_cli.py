@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,9 @@ def test_train_end_to_end(framework: str, tmp_path: Path) -> None:
     out = result.stdout
     assert f"elbox: trained an MLP VAE ({framework}) on digits for 4 epochs (80 steps)" in out
     assert "test negative ELBO:" in out
+    assert re.search(r"log-likelihood bound: -\d+\.\d\d nats per example \(importance-", out)
     assert "active units:" in out
+    assert re.search(r"mutual information I\(x; z\): \d+\.\d\d nats", out)
     assert f"run folder: {run}" in out
     assert "epoch 4/4:" in result.stderr  # the progress display's epoch summaries
 
@@ -84,7 +87,12 @@ def test_train_end_to_end(framework: str, tmp_path: Path) -> None:
     evaluation = _elbox("eval", str(run), cwd=tmp_path)
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     assert "best checkpoint (epoch" in evaluation.stdout
-    assert f"negative ELBO {summary['test']['neg_elbo']:.2f} nats" in evaluation.stdout
+    neg_elbo = f"{summary['test']['neg_elbo']:.2f}"
+    assert re.search(rf"test negative ELBO +{neg_elbo} +nats per example", evaluation.stdout)
+    assert re.search(r"log-likelihood bound +-\d+\.\d\d +nats per example", evaluation.stdout)
+    assert json.loads((run / "evaluation.json").read_text())["neg_elbo"] == pytest.approx(
+        summary["test"]["neg_elbo"]
+    )
     (run / "plots" / "samples.png").unlink()
     plotted = _elbox("plot", str(run), cwd=tmp_path)
     assert plotted.returncode == 0, plotted.stderr[-3000:]
@@ -171,9 +179,9 @@ def test_training_curves_show_the_objectives_metrics(tmp_path: Path) -> None:
     [
         ("--framework", "torch", "'nnx', 'equinox'"),
         ("--model", "resnet", "'mlp', 'conv'"),
-        ("--dataset", "mnist", "'digits', 'shapes'"),
+        ("--dataset", "mnist", "'digits', 'shapes', 'shapes_grid'"),
         ("--kl-annealing", "cosine", "'none', 'linear', 'sigmoid', 'cyclical'"),
-        ("--loss-type", "l1", "'mse', 'bce', 'bce_logits'"),
+        ("--loss-type", "l1", "'mse', 'bce', 'bce_logits', 'mae'"),
         ("--objective", "factor-vae", "'elbo', 'capacity', 'beta-tc'"),
     ],
 )

@@ -21,6 +21,7 @@ SNAPSHOTS = ROOT / "docs" / "snapshots"
 SCRIPT = ROOT / "docs" / "scripts" / "default_run.py"
 SUMMARY = SNAPSHOTS / "default-run.txt"
 FOLDER = SNAPSHOTS / "default-run-folder.txt"
+EVAL = SNAPSHOTS / "default-run-eval.txt"
 
 
 def _script() -> ModuleType:
@@ -81,6 +82,19 @@ def test_the_folder_listing_has_the_files_a_run_writes(short_run: tuple[str, Pat
     _, run = short_run
     listing = _script().folder_tree(run, run.parent.parent)
     assert without_checkpoints(FOLDER.read_text()) == without_checkpoints(listing)
+
+
+def test_the_evaluation_has_the_format_elbox_eval_prints(short_run: tuple[str, Path]) -> None:
+    _, run = short_run
+    printed = _script().evaluation(run, run.parent.parent)
+
+    def spaced(lines: list[str]) -> list[str]:  # the table's column widths follow the numbers
+        return [" ".join(line.split()) for line in lines]
+
+    assert spaced(masked(EVAL.read_text())) == spaced(masked(printed)), (
+        "elbox eval prints another table than docs/snapshots/default-run-eval.txt shows: run "
+        "`python docs/scripts/default_run.py` and commit what it writes"
+    )
 
 
 def test_the_readme_shows_the_committed_summary() -> None:

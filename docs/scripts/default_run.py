@@ -9,6 +9,8 @@ build, so its output is committed instead. Run this script after a change to wha
 - `docs/snapshots/default-run.txt`: what the run printed for its last epoch, and the
   summary after it (the home page, Getting started and the README show it);
 - `docs/snapshots/default-run-folder.txt`: the files of the run folder;
+- `docs/snapshots/default-run-eval.txt`: what `elbox eval` prints for the run (the
+  evaluation guide shows it);
 - `docs/images/training_curves.png`, `reconstructions.png` and `samples.png`: three of the
   run's plots, as the run drew them.
 
@@ -28,6 +30,7 @@ SNAPSHOTS = DOCS / "snapshots"
 IMAGES = DOCS / "images"
 SUMMARY = SNAPSHOTS / "default-run.txt"
 FOLDER = SNAPSHOTS / "default-run-folder.txt"
+EVAL = SNAPSHOTS / "default-run-eval.txt"
 PLOTS = ("training_curves.png", "reconstructions.png", "samples.png")
 # `elbox train`, as the installed command runs it, with the given arguments.
 COMMAND = [
@@ -52,8 +55,10 @@ def folder_tree(folder: Path, base: Path, depth: int = 2) -> str:
     lines = [f"{folder.relative_to(base).as_posix()}/"]
 
     def walk(path: Path, level: int) -> None:
+        entries = [e for e in path.iterdir() if not e.name.startswith(".")]
+        # Hidden lock files (.elbox-run.lock) are left out, as `ls` leaves them out.
         for entry in sorted(
-            path.iterdir(), key=lambda entry: (entry.is_file(), entry.name)
+            entries, key=lambda entry: (entry.is_file(), entry.name)
         ):
             indent = "    " * level
             if entry.is_dir():
@@ -70,6 +75,21 @@ def folder_tree(folder: Path, base: Path, depth: int = 2) -> str:
 
     walk(folder, 1)
     return "\n".join(lines) + "\n"
+
+
+def evaluation(run: Path, workdir: Path) -> str:
+    """What `elbox eval RUN` prints, with the run folder named relative to `workdir`."""
+    done = subprocess.run(
+        [*COMMAND, "eval", str(run.relative_to(workdir))],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"elbox eval failed ({done.returncode}):\n{done.stdout}")
+    return done.stdout
 
 
 def main() -> None:
@@ -89,9 +109,10 @@ def main() -> None:
         SNAPSHOTS.mkdir(exist_ok=True)
         SUMMARY.write_text(last_epoch_and_summary(done.stdout))
         FOLDER.write_text(folder_tree(run, workdir))
+        EVAL.write_text(evaluation(run, workdir))
         for name in PLOTS:
             shutil.copyfile(run / "plots" / name, IMAGES / name)
-    for path in (SUMMARY, FOLDER, *(IMAGES / name for name in PLOTS)):
+    for path in (SUMMARY, FOLDER, EVAL, *(IMAGES / name for name in PLOTS)):
         print(path.relative_to(DOCS.parent))
     print(SUMMARY.read_text(), end="")
 

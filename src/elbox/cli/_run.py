@@ -4,7 +4,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -518,9 +518,16 @@ def _print_summary(
         f"(reconstruction {analysis.recon_loss:.2f} + KL {analysis.kl:.2f}), best checkpoint "
         f"(epoch {summary['best_epoch']}, by {MONITOR})"
     )
+    if analysis.log_likelihood is not None:
+        print(
+            f"  log-likelihood bound: {analysis.log_likelihood:.2f} nats per example "
+            f"(importance-weighted, K={analysis.num_samples}, "
+            f"{analysis.bound_examples} test examples)"
+        )
     print(
         f"  active units: {analysis.active_units} of {analysis.active.size} latent dimensions "
-        f"(posterior-mean variance > {ACTIVE_THRESHOLD})"
+        f"(posterior-mean variance > {ACTIVE_THRESHOLD}); mutual information I(x; z): "
+        f"{analysis.mutual_information:.2f} nats"
     )
     print(f"  run folder: {folder}")
     print(f"  plots: {folder / 'plots'}/{{{','.join(_plots.PLOT_NAMES)}}}.png")
@@ -564,10 +571,17 @@ def _evaluate(folder: Path, loaded: LoadedRun) -> tuple[Analysis, int | None]:
     return analysis, epoch
 
 
-def evaluate_run(folder: Path) -> tuple[Analysis, int | None]:
-    """The best checkpoint of the run in `folder` on its test split."""
+def evaluate_run(
+    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+) -> dict[str, Any]:
+    """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
+    `folder` on its test split, also written to its `evaluation.json`."""
+    from ._evaluation import chosen_metrics, evaluate
+
     with holding(folder):
-        return _evaluate(folder, _load_run(folder))
+        loaded = _load_run(folder)
+        names = chosen_metrics(metrics, loaded[0])
+        return evaluate(folder, loaded, names, num_samples=num_samples)
 
 
 def _images(values: Any, splits: Splits, loss_type: object) -> npt.NDArray[Any]:
@@ -596,7 +610,7 @@ def _plot(folder: Path, loaded: LoadedRun) -> list[Path]:
             epochs.append(record)
     plots = folder / "plots"
     paths = [_plots.plot_training_curves(steps, epochs, plots / "training_curves.png")]
-    analysis = analyse(vae, splits.test, loss_type=options.loss_type)
+    analysis = analyse(vae, splits.test, loss_type=options.loss_type, num_samples=0)
     paths.append(
         _plots.plot_kl_per_dimension(
             analysis.kl_per_dimension,

@@ -1,0 +1,124 @@
+"""`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
+
+Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
+gets the disentanglement scores.
+"""
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._analysis import ACTIVE_THRESHOLD, analyse
+from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._errors import RunError
+from ._options import TrainOptions
+
+GENERAL = ("neg_elbo", "log_likelihood", "active_units", "mutual_information")
+"""The metrics of every run."""
+
+METRIC_NAMES = GENERAL + SCORES
+"""Everything `elbox eval --metrics` takes."""
+
+EVALUATION_FILE = "evaluation.json"
+
+LoadedRun = tuple[TrainOptions, Any, Any, int | None]
+
+
+def has_factors(options: TrainOptions) -> bool:
+    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
+    return options.data is None and options.dataset == "shapes_grid"
+
+
+def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
+    """The metrics to compute: those asked for (checked), or all that apply.
+
+    Raises:
+        RunError: for an unknown name, or a disentanglement score of a run whose data has
+            no ground-truth factors.
+    """
+    applicable = list(GENERAL) + (list(SCORES) if has_factors(options) else [])
+    if not requested:
+        return applicable
+    unknown = [name for name in requested if name not in METRIC_NAMES]
+    if unknown:
+        raise RunError(
+            f"--metrics: unknown {', '.join(map(repr, unknown))}; the metrics are "
+            f"{', '.join(METRIC_NAMES)}"
+        )
+    without = [name for name in requested if name not in applicable]
+    if without:
+        data = options.dataset if options.data is None else str(options.data)
+        raise RunError(
+            f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
+            f"which {data} has not; train on --dataset shapes_grid for them"
+        )
+    return list(dict.fromkeys(requested))
+
+
+def evaluate(
+    folder: Path, loaded: LoadedRun, names: Sequence[str], *, num_samples: int
+) -> dict[str, Any]:
+    """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
+    options, splits, vae, epoch = loaded
+    assert options.loss_type is not None  # resolved when the run started
+    if num_samples < 1:
+        raise RunError(f"--num-samples must be >= 1; got {num_samples}")
+    analysis = analyse(
+        vae,
+        splits.test,
+        loss_type=options.loss_type,
+        num_samples=num_samples if "log_likelihood" in names else 0,
+    )
+    record: dict[str, Any] = {
+        "checkpoint_epoch": epoch,
+        "metrics": list(names),
+        **analysis.to_json(),
+    }
+    scores = [name for name in names if name in SCORES]
+    if scores:
+        record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
+        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
+    return record
+
+
+def table(record: dict[str, Any]) -> list[str]:
+    """The evaluation as the lines `elbox eval` prints."""
+    names = record["metrics"]
+    rows: list[tuple[str, str, str]] = []
+    if "neg_elbo" in names:
+        rows.append(
+            (
+                "test negative ELBO",
+                f"{record['neg_elbo']:.2f}",
+                f"nats per example (reconstruction {record['recon_loss']:.2f} + "
+                f"KL {record['kl']:.2f})",
+            )
+        )
+    if "log_likelihood" in names:
+        rows.append(
+            (
+                "log-likelihood bound",
+                f"{record['log_likelihood']:.2f}",
+                f"nats per example (importance-weighted, K={record['num_samples']}, "
+                f"{record['bound_examples']} examples)",
+            )
+        )
+    if "active_units" in names:
+        rows.append(
+            (
+                "active units",
+                str(record["active_units"]),
+                f"of {record['latent_dimensions']} (posterior-mean variance > {ACTIVE_THRESHOLD})",
+            )
+        )
+    if "mutual_information" in names:
+        rows.append(("mutual information", f"{record['mutual_information']:.2f}", "nats"))
+    for name, value in record.get("disentanglement", {}).items():
+        rows.append((name.replace("_", " "), f"{value:.3f}", ""))
+    width = max(len(name) for name, _, _ in rows)
+    number = max(len(value) for _, value, _ in rows)
+    return [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]
