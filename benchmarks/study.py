@@ -1,6 +1,6 @@
 """Time S seeds trained together (one vmapped step) against S sequential runs.
 
-    python benchmarks/study.py [--seeds 4] [--epochs 5] [--repeats 3]
+    python benchmarks/study.py [--seeds 4] [--epochs 100] [--repeats 3]
 
 The setting of `elbox study collapse` (digits, MLP VAE with 32 latent dimensions, adam,
 batches of 64), trained for `--epochs` epochs per seed, three ways, in one process:
@@ -103,7 +103,9 @@ VARIANTS: dict[str, Callable[[TrainOptions, list[int], Splits], None]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=4, help="seeds per setting")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per seed")
+    parser.add_argument(
+        "--epochs", type=int, default=100, help="epochs per seed (the collapse study's 100)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant")
     args = parser.parse_args()
     options = dataclasses.replace(OPTIONS, epochs=args.epochs)

@@ -15,6 +15,17 @@ import importlib
 import re
 
 PACKAGE = "elbox"
+# The public modules, searched in this order for the public path of a name that its
+# defining module's path does not give.
+PUBLIC_MODULES = (
+    "elbox",
+    "elbox.training",
+    "elbox.data",
+    "elbox.metrics",
+    "elbox.models",
+    "elbox.distributed",
+    "elbox.cli",
+)
 
 _AUTOREF_IDENTIFIER = re.compile(r'(<autoref\b[^>]*?\bidentifier=")([^"]+)(")')
 # A path through a private module or to a private name of elbox.
@@ -42,6 +53,10 @@ def public_identifier(identifier: str) -> str:
     """The public path of the object at `identifier`: private modules left out
     (`elbox._custom_types.StepLike` -> `elbox.StepLike`), when the public module exports
     the same object. Otherwise `identifier` itself."""
+    # A parameter of a callable, as griffe names it: `elbox._trainer.VAETrainer(model)`.
+    path, bracket, parameter = identifier.partition("(")
+    if bracket:
+        return public_identifier(path) + bracket + parameter
     parts = identifier.split(".")
     if parts[0] != PACKAGE or not any(_is_private(part) for part in parts):
         return identifier
@@ -59,16 +74,35 @@ def public_identifier(identifier: str) -> str:
     try:
         for attribute in attributes:
             found = getattr(found, attribute)
-            candidate = getattr(candidate, attribute)
     except AttributeError:
         return identifier
-    if candidate is not found:
-        return identifier
-    return ".".join(public_modules + attributes)
+    try:
+        for attribute in attributes:
+            candidate = getattr(candidate, attribute)
+    except AttributeError:
+        candidate = None
+    if candidate is found:
+        return ".".join(public_modules + attributes)
+    # Defined in a private module of the package but exported by a public subpackage
+    # (`elbox._loop_steps.LoopSteps` is `elbox.training.LoopSteps`).
+    for module in PUBLIC_MODULES:
+        exported = getattr(importlib.import_module(module), attributes[0], None)
+        if exported is None:
+            continue
+        try:
+            for attribute in attributes[1:]:
+                exported = getattr(exported, attribute)
+        except AttributeError:
+            continue
+        if exported is found:
+            return ".".join([module, *attributes])
+    return identifier
 
 
 def with_public_identifiers(page_html: str) -> str:
-    """`page_html` with the identifier of each `<autoref>` made public where it can be."""
+    """`page_html` with the identifier of each `<autoref>` made public where it can be
+    (also a parameter used in an attribute's value,
+    `elbox.data._shapes_grid.ShapesGrid(size)`)."""
     return _AUTOREF_IDENTIFIER.sub(
         lambda match: match[1] + public_identifier(match[2]) + match[3],
         page_html,

@@ -174,3 +174,14 @@ def test_a_fractional_ramp_is_refused() -> None:
     message = "CapacityObjective.capacity_steps must be an integer >= 1; got 2.5"
     with pytest.raises(ValueError, match=re.escape(message)):
         CapacityObjective(capacity_steps=2.5)  # type: ignore[arg-type]  # the point
+
+
+def test_the_signature_defaults_are_the_documented_constants() -> None:
+    import inspect
+
+    from elbox._capacity import DEFAULT_C_MAX, DEFAULT_CAPACITY_STEPS, DEFAULT_GAMMA
+
+    parameters = inspect.signature(CapacityObjective.__init__).parameters
+    assert parameters["c_max"].default == DEFAULT_C_MAX == 25.0
+    assert parameters["capacity_steps"].default == DEFAULT_CAPACITY_STEPS == 100_000
+    assert parameters["gamma"].default == DEFAULT_GAMMA == 1000.0

@@ -56,6 +56,7 @@ def test_a_chosen_subset(digits_run: Path, capsys: pytest.CaptureFixture[str]) -
 def test_bad_requests_exit_2(
     digits_run: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
 ) -> None:
+    status: int | str | None
     try:
         status = main(["eval", str(digits_run), *arguments])
     except SystemExit as exit_info:  # argparse-level checks exit; the others return

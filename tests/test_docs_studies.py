@@ -35,9 +35,7 @@ def test_the_committed_study_md_is_what_its_csv_renders_to(name: str) -> None:
     rows = read_rows(folder / CSV_FILE)
     assert len(rows) == 3 * len(plan.settings)
     names = list(METRICS[plan.measures])
-    expected = markdown(
-        plan.spec, plan.settings, rows, names, command=command, epochs=plan.epochs
-    )
+    expected = markdown(plan.spec, plan.settings, rows, names, command=command, epochs=plan.epochs)
     assert (folder / MARKDOWN_FILE).read_text() == expected
     assert (folder / PLOT_FILE).stat().st_size > 10_000
 

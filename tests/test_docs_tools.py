@@ -18,6 +18,8 @@ def test_private_module_paths_become_public() -> None:
         api_names.public_identifier("elbox._trainer.VAETrainer.train_step")
         == "elbox.VAETrainer.train_step"
     )
+    # Defined in a private module of elbox, exported by a public subpackage only.
+    assert api_names.public_identifier("elbox._loop_steps.LoopSteps") == "elbox.training.LoopSteps"
 
 
 def test_paths_without_a_public_home_are_kept() -> None:
@@ -35,6 +37,13 @@ def test_autoref_identifiers_are_rewritten() -> None:
     html = '<autoref identifier="elbox._custom_types.Batch" optional hover>Batch</autoref>'
     assert api_names.with_public_identifiers(html) == (
         '<autoref identifier="elbox.Batch" optional hover>Batch</autoref>'
+    )
+
+
+def test_hover_text_of_parameters_in_attribute_values_is_rewritten() -> None:
+    html = '<autoref identifier="elbox.data._shapes_grid.ShapesGrid(size)">size</autoref>'
+    assert api_names.with_public_identifiers(html) == (
+        '<autoref identifier="elbox.data.ShapesGrid(size)">size</autoref>'
     )
 
 

@@ -97,7 +97,9 @@ def test_a_tiny_grid_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
         # The bound on log p(x) is at least the ELBO (within Monte Carlo error).
         assert row["log_likelihood"] >= -row["neg_elbo"] - 0.5
     table = (folder / "study.md").read_text()
-    assert "| setting | neg_elbo | recon_loss | kl | log_likelihood |" in table
+    # Six metrics: two tables of three, each narrow enough for the docs' content column.
+    assert "| setting | neg_elbo | recon_loss | kl |\n" in table
+    assert "| setting | log_likelihood | active_units | mutual_information |\n" in table
     assert "| kl_annealing=none, latent=2, hidden=16 | " in table
     assert " ± " in table
     assert (folder / "study.png").stat().st_size > 10_000
@@ -210,3 +212,15 @@ def test_built_in_studies_have_the_issue_s_grids() -> None:
         ("capacity, c_max=25", "capacity"),
         ("beta-tc, beta=6", "beta-tc"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("count", "sizes"), [(1, [1]), (4, [4]), (5, [2, 3]), (6, [3, 3]), (7, [3, 4]), (9, [3, 3, 3])]
+)
+def test_metrics_are_split_into_tables_of_at_most_four(count: int, sizes: list[int]) -> None:
+    from elbox.cli._study._report import metric_groups
+
+    names = [f"m{index}" for index in range(count)]
+    groups = metric_groups(names)
+    assert [len(group) for group in groups] == sizes
+    assert [name for group in groups for name in group] == names

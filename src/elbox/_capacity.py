@@ -77,9 +77,11 @@ class CapacityObjective(AbstractObjective):
     def __init__(
         self,
         *,
-        c_max: RealNumber = DEFAULT_C_MAX,
-        capacity_steps: int = DEFAULT_CAPACITY_STEPS,
-        gamma: RealNumber = DEFAULT_GAMMA,
+        # Literal defaults, so that the API reference shows their values; a test checks
+        # them against the DEFAULT_* constants above.
+        c_max: RealNumber = 25.0,
+        capacity_steps: int = 100_000,
+        gamma: RealNumber = 1000.0,
         loss_type: LossName | AbstractReconstructionLoss = "mse",
         report_neg_elbo: bool = False,
     ) -> None:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from .._custom_types import LossName
 from .._trainer import VAETrainer
+from ..metrics import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 from ..metrics import (
     active_units,
     kl_per_dimension,
@@ -22,7 +23,6 @@ from ..metrics import (
     mutual_information,
     posterior_parameters,
 )
-from ..metrics._collapse import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 
 LIKELIHOOD_SAMPLES = 1000
 """K of the log-likelihood bound that `elbox train` reports (Burda et al. use 5000)."""

@@ -206,7 +206,7 @@ class DataFile:
         dtype: np.dtype[Any],
         scale: float,
         value_range: tuple[float, float],
-        reader: RowReader,
+        reader: Callable[[Int[np.ndarray, " rows"]], npt.NDArray[Any]],
     ) -> None:
         self.path = path
         self.format: DataFormat = format

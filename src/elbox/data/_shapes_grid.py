@@ -18,8 +18,6 @@ from ._shapes import (
 
 NUM_SCALES = 6
 
-RandomState = np.random.RandomState | np.random.Generator
-
 
 @final
 class ShapesGrid:
@@ -79,9 +77,8 @@ class ShapesGrid:
         """`("shape", "scale", "rotation", "x", "y")`."""
         self.shape_names: tuple[str, ...] = SHAPE_NAMES
         """`("square", "ellipse", "heart")`."""
-        self.scales: Float32[np.ndarray, " 6"] = np.linspace(
-            *SCALE_RANGE, NUM_SCALES, dtype=np.float32
-        )
+        scales = np.linspace(*SCALE_RANGE, NUM_SCALES, dtype=np.float32)
+        self.scales: Float32[np.ndarray, " 6"] = scales
         """The values of the `scale` factor."""
         self.rotations: Float32[np.ndarray, " num_rotations"] = (
             2.0 * np.pi * np.arange(num_rotations) / num_rotations
@@ -93,7 +90,7 @@ class ShapesGrid:
         """The values of the `x` and `y` factors, in pixels."""
         self.factors_num_values: tuple[int, ...] = (
             len(SHAPE_NAMES),
-            NUM_SCALES,
+            len(scales),
             num_rotations,
             len(self.positions),
             len(self.positions),
@@ -126,7 +123,9 @@ class ShapesGrid:
         """The number of factors, 5."""
         return len(self.factors_num_values)
 
-    def sample_factors(self, num: int, random_state: RandomState) -> Integer[np.ndarray, "num 5"]:
+    def sample_factors(
+        self, num: int, random_state: np.random.RandomState | np.random.Generator
+    ) -> Integer[np.ndarray, "num 5"]:
         """`num` factor codes drawn uniformly from the grid, int64 of shape `(num, 5)`.
 
         Each factor in turn, as disentanglement_lib's dSprites does:
@@ -142,7 +141,9 @@ class ShapesGrid:
         return codes
 
     def sample_observations_from_factors(
-        self, factors: Integer[np.ndarray, "num 5"], random_state: RandomState | None = None
+        self,
+        factors: Integer[np.ndarray, "num 5"],
+        random_state: np.random.RandomState | np.random.Generator | None = None,
     ) -> Float32[np.ndarray, "num size size 1"]:
         """The image of each row of factor codes: float32 `(num, size, size, 1)` of 0s and 1s.
 
@@ -161,14 +162,14 @@ class ShapesGrid:
         return images
 
     def sample(
-        self, num: int, random_state: RandomState
+        self, num: int, random_state: np.random.RandomState | np.random.Generator
     ) -> tuple[Integer[np.ndarray, "num 5"], Float32[np.ndarray, "num size size 1"]]:
         """`num` factor codes and their images."""
         factors = self.sample_factors(num, random_state)
         return factors, self.sample_observations_from_factors(factors, random_state)
 
     def sample_observations(
-        self, num: int, random_state: RandomState
+        self, num: int, random_state: np.random.RandomState | np.random.Generator
     ) -> Float32[np.ndarray, "num size size 1"]:
         """`num` images of random factor codes."""
         return self.sample(num, random_state)[1]

@@ -16,6 +16,7 @@ batches; Flax NNX and Equinox models both work.
 """
 
 from ._beta_vae import beta_vae_score as beta_vae_score
+from ._collapse import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 from ._collapse import active_units as active_units
 from ._collapse import kl_per_dimension as kl_per_dimension
 from ._dci import DCIScores as DCIScores

@@ -7,6 +7,7 @@ from ._checkpoint import CheckpointStore as CheckpointStore
 from ._early_stopping import EarlyStopping as EarlyStopping
 from ._early_stopping import EarlyStoppingConfig as EarlyStoppingConfig
 from ._early_stopping import Mode as Mode
+from ._experiment_logger import AbstractExperimentLogger as AbstractExperimentLogger
 from ._history import History as History
 from ._load_checkpoint import LoadedCheckpoint as LoadedCheckpoint
 from ._load_checkpoint import load_checkpoint as load_checkpoint

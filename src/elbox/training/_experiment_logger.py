@@ -58,6 +58,7 @@ class AbstractExperimentLogger(Callback):
                 f"images_every_n_epochs must be an int >= 0; got {images_every_n_epochs!r}"
             )
         self.images_every_n_epochs = images_every_n_epochs
+        """Log the image panels every this many epochs (and after the last); 0: never."""
         self._panels: ImagePanels | None = None
         if examples is not None and images_every_n_epochs > 0:
             array = np.asarray(examples, np.float32)
@@ -92,6 +93,7 @@ class AbstractExperimentLogger(Callback):
         """Flush and close; `failed` when the fit ends with an error."""
 
     def on_fit_start(self, trainer: TrainingLoop) -> None:
+        """Open the tracker's run (on process 0 only)."""
         if not is_primary_process():  # with several processes, process 0 logs
             return
         resumed = trainer.resumed_from
@@ -100,10 +102,12 @@ class AbstractExperimentLogger(Callback):
         self._completed = False
 
     def on_step_end(self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]) -> None:
+        """Log the step's metrics as `train/<name>` at `step`."""
         if self._active:
             self._scalars(step, {f"train/{name}": value for name, value in metrics.items()})
 
     def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
+        """Log the epoch's logs as `epoch/<name>`, and the image panels when they are due."""
         if not self._active:
             return
         step = int(logs.get("step", trainer.engine.step))
@@ -127,9 +131,11 @@ class AbstractExperimentLogger(Callback):
             self._images(step, {f"images/{name}": image for name, image in panels.items()})
 
     def on_fit_end(self, trainer: TrainingLoop) -> None:
+        """Mark the fit as completed, so that `teardown` closes the run as finished."""
         self._completed = True
 
     def teardown(self, trainer: TrainingLoop) -> None:
+        """Close the tracker's run, whether the fit completed or failed."""
         if self._active:
             self._active = False
             self._close(failed=not self._completed)

@@ -80,17 +80,41 @@ def summary(rows: Sequence[Row], metric: str) -> tuple[float, float]:
     return statistics.fmean(values), spread
 
 
+# A table shows at most this many metrics: wider ones run off the documentation site's
+# content column, so the metrics are split over several tables of the same rows.
+MAX_TABLE_METRICS = 4
+
+
+def metric_groups(metric_names: Sequence[str]) -> list[list[str]]:
+    """`metric_names` in order, split into as few groups of at most `MAX_TABLE_METRICS` as
+    can be, the later groups the larger (6 metrics: 3 + 3; 7: 3 + 4)."""
+    count = math.ceil(len(metric_names) / MAX_TABLE_METRICS)
+    sizes = [
+        len(metric_names) // count + (1 if index >= count - len(metric_names) % count else 0)
+        for index in range(count)
+    ]
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(list(metric_names[start : start + size]))
+        start += size
+    return groups
+
+
 def _table(
     labels: Sequence[str], groups: Sequence[Sequence[Row]], metric_names: Sequence[str], head: str
 ) -> list[str]:
-    lines = [
-        f"| {head} | " + " | ".join(metric_names) + " |",
-        "|---|" + "---:|" * len(metric_names),
-    ]
-    for label, mine in zip(labels, groups, strict=True):
-        if mine:
-            cells = [_format(name, *summary(mine, name)) for name in metric_names]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines: list[str] = []
+    for names in metric_groups(metric_names):
+        if lines:
+            lines.append("")
+        lines += [
+            f"| {head} | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names),
+        ]
+        for label, mine in zip(labels, groups, strict=True):
+            if mine:
+                cells = [_format(name, *summary(mine, name)) for name in names]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
