@@ -93,6 +93,26 @@ def checked_columns(
         )
 
 
+def checked_train_test(
+    latents_train: object, factors_train: object, latents_test: object, factors_test: object
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]:
+    """The four arrays of a score learnt on a training split and measured on a test split
+    (SAP, DCI), checked: each array's shape and dtype, rows that match within a split,
+    columns that match across splits, and training factors that each take two values."""
+    train = checked_latents(latents_train, "latents_train")
+    train_factors = checked_factors(factors_train, "factors_train")
+    test = checked_latents(latents_test, "latents_test")
+    test_factors = checked_factors(factors_test, "factors_test")
+    checked_pair(train, train_factors, ("latents_train", "factors_train"))
+    checked_pair(test, test_factors, ("latents_test", "factors_test"))
+    checked_columns(train, test, ("latents_train", "latents_test"))
+    checked_columns(train_factors, test_factors, ("factors_train", "factors_test"))
+    check_varying(train_factors, "factors_train")
+    return train, train_factors, test, test_factors
+
+
 def checked_at_least(count: int, minimum: int, what: str, function: str) -> None:
     """`function` needs at least `minimum` of `what` (latent dimensions, factors)."""
     if count < minimum:

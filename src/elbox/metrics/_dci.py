@@ -10,12 +10,8 @@ import numpy.typing as npt
 from jaxtyping import ArrayLike, Float64, Integer, Real
 
 from ._checks import (
-    check_varying,
     checked_at_least,
-    checked_columns,
-    checked_factors,
-    checked_latents,
-    checked_pair,
+    checked_train_test,
 )
 
 # disentanglement_lib adds this to the importances before taking entropies, so that a
@@ -107,15 +103,9 @@ def dci(
         >>> good, scores.informativeness
         ((True, True), 1.0)
     """
-    train = checked_latents(latents_train, "latents_train")
-    train_factors = checked_factors(factors_train, "factors_train")
-    test = checked_latents(latents_test, "latents_test")
-    test_factors = checked_factors(factors_test, "factors_test")
-    checked_pair(train, train_factors, ("latents_train", "factors_train"))
-    checked_pair(test, test_factors, ("latents_test", "factors_test"))
-    checked_columns(train, test, ("latents_train", "latents_test"))
-    checked_columns(train_factors, test_factors, ("factors_train", "factors_test"))
-    check_varying(train_factors, "factors_train")
+    train, train_factors, test, test_factors = checked_train_test(
+        latents_train, factors_train, latents_test, factors_test
+    )
     checked_at_least(train.shape[1], 2, "latent dimensions (columns of latents_train)", "dci")
     checked_at_least(train_factors.shape[1], 2, "factors (columns of factors_train)", "dci")
     if random_state is not None and (

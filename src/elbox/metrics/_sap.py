@@ -7,12 +7,8 @@ import numpy.typing as npt
 from jaxtyping import ArrayLike, Integer, Real
 
 from ._checks import (
-    check_varying,
     checked_at_least,
-    checked_columns,
-    checked_factors,
-    checked_latents,
-    checked_pair,
+    checked_train_test,
 )
 
 
@@ -67,15 +63,9 @@ def sap(
         >>> round(sap(latents[:300], factors[:300], latents[300:], factors[300:]), 2)
         0.28
     """
-    train = checked_latents(latents_train, "latents_train")
-    train_factors = checked_factors(factors_train, "factors_train")
-    test = checked_latents(latents_test, "latents_test")
-    test_factors = checked_factors(factors_test, "factors_test")
-    checked_pair(train, train_factors, ("latents_train", "factors_train"))
-    checked_pair(test, test_factors, ("latents_test", "factors_test"))
-    checked_columns(train, test, ("latents_train", "latents_test"))
-    checked_columns(train_factors, test_factors, ("factors_train", "factors_test"))
-    check_varying(train_factors, "factors_train")
+    train, train_factors, test, test_factors = checked_train_test(
+        latents_train, factors_train, latents_test, factors_test
+    )
     checked_at_least(train.shape[1], 2, "latent dimensions (columns of latents_train)", "sap")
     scores = score_matrix(train, train_factors, test, test_factors)
     ordered = np.sort(scores, axis=0)
