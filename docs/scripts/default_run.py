@@ -77,10 +77,11 @@ def folder_tree(folder: Path, base: Path, depth: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
-def evaluation(run: Path, workdir: Path) -> str:
-    """What `elbox eval RUN` prints, with the run folder named relative to `workdir`."""
+def _elbox(workdir: Path, *arguments: str) -> str:
+    """What `elbox ARGUMENTS` prints (stdout and stderr) when run in `workdir`; the script
+    stops with that output when the command fails."""
     done = subprocess.run(
-        [*COMMAND, "eval", str(run.relative_to(workdir))],
+        [*COMMAND, *arguments],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -88,26 +89,24 @@ def evaluation(run: Path, workdir: Path) -> str:
         check=False,
     )
     if done.returncode != 0:
-        sys.exit(f"elbox eval failed ({done.returncode}):\n{done.stdout}")
+        sys.exit(
+            f"elbox {arguments[0]} failed ({done.returncode}):\n{done.stdout}"
+        )
     return done.stdout
+
+
+def evaluation(run: Path, workdir: Path) -> str:
+    """What `elbox eval RUN` prints, with the run folder named relative to `workdir`."""
+    return _elbox(workdir, "eval", str(run.relative_to(workdir)))
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="elbox-default-run-") as directory:
         workdir = Path(directory)
-        done = subprocess.run(
-            [*COMMAND, "train"],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            sys.exit(f"elbox train failed ({done.returncode}):\n{done.stdout}")
+        printed = _elbox(workdir, "train")
         (run,) = (workdir / "runs").iterdir()
         SNAPSHOTS.mkdir(exist_ok=True)
-        SUMMARY.write_text(last_epoch_and_summary(done.stdout))
+        SUMMARY.write_text(last_epoch_and_summary(printed))
         FOLDER.write_text(folder_tree(run, workdir))
         EVAL.write_text(evaluation(run, workdir))
         for name in PLOTS:
