@@ -1,6 +1,12 @@
 """The encoder layout of the convolutional VAEs, shared by both frameworks' versions."""
 
 from collections.abc import Sequence
+from typing import Final
+
+BURGESS_CHANNELS: Final = (32, 32, 64, 64)
+"""`BurgessVAE`'s encoder channels (its decoder's in reverse), as in Burgess et al. (2018)."""
+BURGESS_HIDDEN: Final = 256
+"""`BurgessVAE`'s dense width."""
 
 
 def conv_layout(
