@@ -1,8 +1,8 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
-gets the disentanglement scores.
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
+`dsprites`) also gets the disentanglement scores.
 """
 
 import dataclasses
@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, analyse
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
+from ._ground_truth import has_factors
 from ._options import TrainOptions
 
 GENERAL = ("neg_elbo", "log_likelihood", "active_units", "mutual_information")
@@ -25,11 +27,6 @@ METRIC_NAMES = GENERAL + SCORES
 EVALUATION_FILE = "evaluation.json"
 
 LoadedRun = tuple[TrainOptions, Any, Any, int | None]
-
-
-def has_factors(options: TrainOptions) -> bool:
-    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset == "shapes_grid"
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -53,7 +50,7 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
         data = options.dataset if options.data is None else str(options.data)
         raise RunError(
             f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
-            f"which {data} has not; train on --dataset shapes_grid for them"
+            f"which {data} has not; train on --dataset shapes_grid or dsprites for them"
         )
     return list(dict.fromkeys(requested))
 
@@ -80,7 +77,7 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
 

@@ -39,8 +39,16 @@ from ..training._image_panels import decoder_mean, to_display
 from . import _plots
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._errors import RunError
+from ._ground_truth import shapes_grid
 from ._loggers import check_logger_packages, experiment_loggers
-from ._options import TrainOptions, check_options, data_name, decoder_output, default_output
+from ._options import (
+    STANDARD_DATASETS,
+    TrainOptions,
+    check_options,
+    data_name,
+    decoder_output,
+    default_output,
+)
 from ._own_data import (
     SPLIT_FILE,
     ModelRows,
@@ -54,6 +62,7 @@ from ._own_data import (
 )
 from ._processes import Processes, agree_flag, agree_text, join_processes
 from ._run_folder import FirstStep, RunFolder, holding, open_run_folder
+from ._standard_sets import standard_splits
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -64,18 +73,12 @@ SHAPES_EXAMPLES, SHAPES_TEST = 6000, 1000
 # Images drawn from the shapes factor grid (3 shapes x 6 scales x 10 rotations x 16 x 16
 # positions = 46,080 images): a training set and a test set.
 SHAPES_GRID_EXAMPLES, SHAPES_GRID_TEST = 20_000, 2_000
-SHAPES_GRID_ROTATIONS = 10
-
-
-def shapes_grid() -> datasets.ShapesGrid:
-    """The factor grid of `--dataset shapes_grid`: 10 rotations, so that the DCI score's
-    gradient-boosted trees (one class per rotation) stay affordable."""
-    return datasets.ShapesGrid(num_rotations=SHAPES_GRID_ROTATIONS)
 
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 Examples = FloatArray | Subset
-"""A split: an array in memory (the bundled sets), or indices into your own data."""
+"""A split: an array in memory (the bundled sets), or indices into a file read by rows (your
+own data, a standard data set)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +103,8 @@ def load_splits(
 ) -> Splits:
     """The train, validation and test data.
 
-    For a bundled data set, validation is the last 10% of its training set. For `--data`,
+    For a bundled data set, validation is the last 10% of its training set; a standard data
+    set has its published splits (see `_standard_sets`). For `--data`,
     the split saved in `folder` (when given and present), else a new seeded split; `data` is
     the opened data, if it already is.
     """
@@ -117,6 +121,9 @@ def load_splits(
             data,
             split,
         )
+    if options.dataset in STANDARD_DATASETS:
+        standard = standard_splits(options)
+        return Splits(standard.train, standard.validation, standard.test, standard.image_shape)
     if options.dataset == "digits":
         digits = datasets.digits()
         train, test, image_shape = digits.train, digits.test, digits.image_shape
@@ -233,6 +240,8 @@ _RESUMABLE_CHANGES = {
     "log_images_every",
     "wandb_project",
     "distributed",
+    "data_dir",
+    "no_download",
 }
 
 
@@ -258,8 +267,8 @@ def _check_same_run(folder: Path, options: TrainOptions) -> None:
 
 def resolve_options(options: TrainOptions, data: DataFile | None) -> TrainOptions:
     """The options with what depends on the data filled in: the loss type (bce_logits for
-    data in [0, 1], bce with a sigmoid decoder, mse otherwise) and `--data` as an absolute
-    path."""
+    data in [0, 1], bce with a sigmoid decoder, mse otherwise), and `--data` and
+    `--data-dir` as absolute paths."""
     changes: dict[str, Any] = {}
     if options.loss_type is None:
         in_unit = data is None or data.in_unit_interval
@@ -267,6 +276,8 @@ def resolve_options(options: TrainOptions, data: DataFile | None) -> TrainOption
         changes["loss_type"] = ("bce" if sigmoid else "bce_logits") if in_unit else "mse"
     if options.data is not None:
         changes["data"] = options.data.absolute()
+    if options.data_dir is not None:
+        changes["data_dir"] = options.data_dir.expanduser().absolute()
     return dataclasses.replace(options, **changes)
 
 
@@ -539,13 +550,26 @@ def _print_summary(
 LoadedRun = tuple[TrainOptions, Splits, VAETrainer[Any], int | None]
 
 
-def _load_run(folder: Path, *, data: DataFile | None = None) -> LoadedRun:
+@dataclasses.dataclass(frozen=True)
+class DataPlace:
+    """Where `elbox eval` and `elbox plot` find a run's standard data set now, when not
+    where it was trained: `--data-dir` and `--no-download`."""
+
+    data_dir: Path | None = None
+    no_download: bool = False
+
+
+def _load_run(
+    folder: Path, *, data: DataFile | None = None, place: DataPlace | None = None
+) -> LoadedRun:
     """The run's options, data, and a VAETrainer holding its best checkpoint."""
     config_file = folder / CONFIG_FILE
     if not config_file.exists():
         raise RunError(f"{folder} holds no elbox run (no {CONFIG_FILE})")
     saved = json.loads(config_file.read_text())
     options = TrainOptions.from_json(saved["options"])
+    if place is not None:
+        options = _moved(options, place)
     if options.data is not None and data is None:
         data = open_own_data(options)
         check_same_data(saved.get("data"), data, folder)
@@ -571,15 +595,36 @@ def _evaluate(folder: Path, loaded: LoadedRun) -> tuple[Analysis, int | None]:
     return analysis, epoch
 
 
+def _moved(options: TrainOptions, place: DataPlace) -> TrainOptions:
+    if (place.data_dir is not None or place.no_download) and (
+        options.data is not None or options.dataset not in STANDARD_DATASETS
+    ):
+        data = options.dataset if options.data is None else str(options.data)
+        raise RunError(
+            f"--data-dir and --no-download apply to runs on a standard data set; this run "
+            f"trained on {data}"
+        )
+    changes: dict[str, Any] = {}
+    if place.data_dir is not None:
+        changes["data_dir"] = place.data_dir.expanduser().absolute()
+    if place.no_download:
+        changes["no_download"] = True
+    return dataclasses.replace(options, **changes)
+
+
 def evaluate_run(
-    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+    folder: Path,
+    metrics: Sequence[str] | None = None,
+    *,
+    num_samples: int = 1000,
+    place: DataPlace | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
     `folder` on its test split, also written to its `evaluation.json`."""
     from ._evaluation import chosen_metrics, evaluate
 
     with holding(folder):
-        loaded = _load_run(folder)
+        loaded = _load_run(folder, place=place)
         names = chosen_metrics(metrics, loaded[0])
         return evaluate(folder, loaded, names, num_samples=num_samples)
 
@@ -590,10 +635,10 @@ def _images(values: Any, splits: Splits, loss_type: object) -> npt.NDArray[Any]:
     return images if images.shape[-1] == 3 else images[..., 0]
 
 
-def plot_run(folder: Path) -> list[Path]:
+def plot_run(folder: Path, *, place: DataPlace | None = None) -> list[Path]:
     """(Re)draw the plots of the run in `folder` from its metrics and best checkpoint."""
     with holding(folder):
-        return _plot(folder, _load_run(folder))
+        return _plot(folder, _load_run(folder, place=place))
 
 
 def _plot(folder: Path, loaded: LoadedRun) -> list[Path]:
