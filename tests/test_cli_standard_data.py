@@ -14,7 +14,7 @@ import elbox.cli._disentanglement as disentanglement_module
 from elbox.cli import main
 from elbox.cli._disentanglement import Budget
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import load_splits
+from elbox.cli._splits import load_splits
 from elbox.cli._standard_sets import held_out_split
 from elbox.cli._study import plan_study
 from elbox.cli._study._report import read_rows

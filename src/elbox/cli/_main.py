@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ._errors import CommandParser, run_command
 from ._options import TrainOptions, add_train_arguments, check_options, given_options
 
-if TYPE_CHECKING:  # _run imports JAX: it is imported only once the options are parsed
-    from ._run import DataPlace
+if TYPE_CHECKING:  # _load_run imports JAX: imported only once the options are parsed
+    from ._load_run import DataPlace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,25 +176,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             2, f"elbox eval: error: --num-samples must be >= 1; got {arguments.num_samples}\n"
         )
 
+    # The commands are imported after parsing, so `--help` and bad options answer at once,
+    # before JAX is imported.
     def action() -> None:
-        from . import _run  # imported after parsing, so `--help` and bad options answer at once
-
         if command == "train":
             from ._config_file import read_config_file
+            from ._train import train
 
             given = given_options(arguments)
             if arguments.config is not None:
                 given = {**read_config_file(arguments.config), **given}
-            _run.train(TrainOptions(**given), given)
+            train(TrainOptions(**given), given)
         elif command == "study":
             _study(arguments, argv)
         elif command == "plot":
-            for path in _run.plot_run(arguments.run, place=_place(arguments)):
+            from ._plot_run import plot_run
+
+            for path in plot_run(arguments.run, place=_place(arguments)):
                 print(path)
         else:
-            from ._evaluation import EVALUATION_FILE, table
+            from ._evaluation import EVALUATION_FILE, evaluate_run, table
 
-            record = _run.evaluate_run(
+            record = evaluate_run(
                 arguments.run,
                 arguments.metrics,
                 num_samples=arguments.num_samples,
@@ -216,7 +219,7 @@ def _place(arguments: argparse.Namespace) -> "DataPlace | None":
     `--no-download` say (None when neither is given)."""
     if arguments.data_dir is None and not arguments.no_download:
         return None
-    from ._run import DataPlace
+    from ._load_run import DataPlace
 
     return DataPlace(arguments.data_dir, arguments.no_download)
 

@@ -18,7 +18,6 @@ from .. import data as datasets
 from ._options import TrainOptions
 from ._own_data import ModelRows, Subset, model_shape
 
-VALIDATION_FRACTION: Final = 0.1
 HELD_OUT: Final = 10_000
 SPLIT_SEED: Final = 0
 
@@ -55,8 +54,9 @@ def _whole(rows: ModelRows) -> Subset:
     return Subset(rows, np.arange(rows.data.num_examples, dtype=np.int64))
 
 
-def standard_splits(options: TrainOptions) -> StandardSplits:
-    """The splits of the run's standard `--dataset`, downloaded first if need be.
+def standard_splits(options: TrainOptions, validation_fraction: float) -> StandardSplits:
+    """The splits of the run's standard `--dataset`, downloaded first if need be; where no
+    validation set is published, the last `validation_fraction` of the training set.
 
     Raises:
         DataError: when a published file is missing and cannot be downloaded, or is not
@@ -89,7 +89,7 @@ def standard_splits(options: TrainOptions) -> StandardSplits:
             _whole(training), _whole(ModelRows(loaded.validation, shape)), test, loaded.image_shape
         )
     count = loaded.train.num_examples
-    cut = count - max(1, int(count * VALIDATION_FRACTION))
+    cut = count - max(1, int(count * validation_fraction))
     indices = np.arange(count, dtype=np.int64)
     return StandardSplits(
         Subset(training, indices[:cut]), Subset(training, indices[cut:]), test, loaded.image_shape

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+from .._build import training_config
 from .._errors import RunError
 from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
 from .._options import DatasetName, TrainOptions, check_options
-from .._run import Splits, load_splits, resolve_options, training_config
+from .._splits import Splits, load_splits
+from .._train import resolve_options
 from ._grid import GridError, parse_grid
 from ._measure import METRICS, measure
 from ._report import (
