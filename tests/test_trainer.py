@@ -236,7 +236,7 @@ def test_nnx_write_back_skips_the_per_variable_trace_check() -> None:
     # The write-back sets each Variable's value slot directly on this Flax release (the
     # checked `set_raw_value` costs ~2 us per Variable per step); the values land all the
     # same, in the user's own Variables.
-    from elbox._nnx_adapter import NNXStateHolder
+    from elbox.frameworks._nnx import NNXStateHolder
 
     model = nnx_models.MLPVAE(FEATURES, hidden=16, latent=3, rngs=nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)

@@ -20,10 +20,10 @@ from .. import data as datasets
 from .._config import VAETrainingConfig
 from .._custom_types import ObjectiveOptions
 from .._sharding import data_parallel_mesh
-from .._trainer import VAETrainer
 from ..data import DataFile, DataSplit
 from ..models import equinox as eqx_models
 from ..models import nnx as nnx_models
+from ..trainers._vae_trainer import VAETrainer
 from ..training import (
     Callback,
     CheckpointConfig,

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
 from .._validation import checked_int
+from ..likelihoods._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
 from ._batches import padded_batches
 from ._checks import checked_batch_size, checked_data
 from ._model import EncoderDecoder, check_model, encode, merge_model, split_model

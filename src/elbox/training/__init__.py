@@ -1,6 +1,6 @@
 """The training loop: Trainer.fit, callbacks, checkpoints."""
 
-from .._loop_steps import LoopSteps as LoopSteps
+from ..trainers._loop_steps import LoopSteps as LoopSteps
 from ._callback import Callback as Callback
 from ._checkpoint import CheckpointError as CheckpointError
 from ._checkpoint import CheckpointStore as CheckpointStore

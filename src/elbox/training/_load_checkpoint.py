@@ -10,9 +10,9 @@ import optax
 from flax import nnx
 from jaxtyping import PRNGKeyArray
 
-from .._base_trainer import make_state_holder
 from .._custom_types import ModelT
-from .._train_state import TrainState
+from ..core._train_state import TrainState
+from ..trainers._engine import make_state_holder
 from ._checkpoint import CheckpointError, CheckpointStore
 
 

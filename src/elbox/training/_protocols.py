@@ -6,8 +6,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from jax.sharding import Mesh
 
-from .._loop_steps import LoopSteps
-from .._train_state import TrainState
+from ..core._train_state import TrainState
+from ..trainers._loop_steps import LoopSteps
 from ._history import History
 
 

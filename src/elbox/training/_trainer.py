@@ -16,9 +16,9 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._batch import BATCH_KEYS, batch_data
 from .._custom_types import Batch, LossFnFactory, Metrics, NonFinite
-from .._loss_fn_trainer import LossFnTrainer
-from .._nonfinite import NonFiniteStepError
 from .._validation import checked_int
+from ..core._nonfinite import NonFiniteStepError
+from ..trainers._loss_fn_trainer import LossFnTrainer
 from ._callback import Callback
 from ._history import History
 from ._protocols import Engine

@@ -11,7 +11,7 @@
 
 from typing import Any
 
-from ..._trainer import VAETrainer
+from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
 from .._options import TrainOptions

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..._trainer import VAETrainer
+from ...trainers._vae_trainer import VAETrainer
 from .._options import TrainOptions
 from .._processes import Processes
 from .._run import Splits, batch_loader, build_vae, run_settings

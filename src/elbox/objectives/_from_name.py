@@ -4,14 +4,7 @@ studies choose between the ELBO, capacity annealing and beta-TC."""
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from ._beta_tc import BetaTCObjective
-from ._capacity import (
-    DEFAULT_C_MAX,
-    DEFAULT_CAPACITY_STEPS,
-    DEFAULT_GAMMA,
-    CapacityObjective,
-)
-from ._custom_types import (
+from .._custom_types import (
     FreeBitsMode,
     KLScheduleLike,
     LossName,
@@ -19,11 +12,18 @@ from ._custom_types import (
     ObjectiveOptions,
     RealNumber,
 )
+from .._validation import checked_choice
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
+from ._beta_tc import BetaTCObjective
+from ._capacity import (
+    DEFAULT_C_MAX,
+    DEFAULT_CAPACITY_STEPS,
+    DEFAULT_GAMMA,
+    CapacityObjective,
+)
 from ._elbo import ELBOObjective
 from ._objective import AbstractObjective
-from ._reconstruction import AbstractReconstructionLoss
 from ._schedules import ConstantSchedule
-from ._validation import checked_choice
 
 OBJECTIVE_NAMES: tuple[str, ...] = get_args(ObjectiveName)
 

@@ -95,7 +95,7 @@ def split_model(model: Any, trainable: Any = None) -> tuple[AbstractModelDef, An
         model_state, skeleton = eqx.partition(others, eqx.is_array)
         return EquinoxModelDef(skeleton, is_trained), params, model_state
     if is_nnx_module(model):
-        from ._nnx_adapter import split_nnx_model
+        from ._nnx import split_nnx_model
 
         return split_nnx_model(model, trainable)
     raise TypeError(

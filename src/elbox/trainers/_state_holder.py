@@ -11,7 +11,7 @@ from typing import Any, final
 import jax
 import optax
 
-from ._train_state import TrainState
+from ..core._train_state import TrainState
 
 
 def own_copy(leaf: Any) -> Any:

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Int, PRNGKeyArray
 
-from ._model_def import AbstractModelDef
+from ..frameworks._model_def import AbstractModelDef
 
 
 class TrainState(eqx.Module):

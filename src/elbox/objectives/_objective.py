@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._batch import batch_data
-from ._custom_types import Batch, LossFn, Metrics, StepLike
-from ._outputs import vae_outputs
+from .._batch import batch_data
+from .._custom_types import Batch, LossFn, Metrics, StepLike
+from .._outputs import vae_outputs
 
 
 class AbstractObjective(eqx.Module):

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._config import VAETrainingConfig
-from ._custom_types import StepLike
+from .._config import VAETrainingConfig
+from .._custom_types import StepLike
 
 
 def _float_dtype() -> jnp.dtype:

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from beartype import beartype
 from jaxtyping import Array, Float, PRNGKeyArray, jaxtyped
 
-from ._custom_types import (
+from .._custom_types import (
     Batch,
     FreeBitsMode,
     KLScheduleLike,
@@ -16,9 +16,9 @@ from ._custom_types import (
     ScalarLike,
     StepLike,
 )
+from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._objective import AbstractObjective, call_vae
-from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype
 
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 from beartype import beartype
 from jaxtyping import Array, Float, jaxtyped
 
-from ._custom_types import FreeBitsMode, RealNumber
+from .._custom_types import FreeBitsMode, RealNumber
 
 
 @jaxtyped(typechecker=beartype)

@@ -6,12 +6,12 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._custom_types import Batch, LossName, Metrics, RealNumber, StepLike
+from .._custom_types import Batch, LossName, Metrics, RealNumber, StepLike
+from .._validation import checked_int, checked_non_negative_float
+from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._objective import AbstractObjective, call_vae
-from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype, _step_as_float
-from ._validation import checked_int, checked_non_negative_float
 
 _OWNER = "CapacityObjective"
 

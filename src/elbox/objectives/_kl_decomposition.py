@@ -21,7 +21,7 @@ from beartype import beartype
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, Float, jaxtyped
 
-from ._validation import checked_int
+from .._validation import checked_int
 
 _LOG_2PI = math.log(2.0 * math.pi)
 

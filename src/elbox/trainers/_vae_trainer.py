@@ -10,10 +10,9 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._base_trainer import AbstractTrainer, refuse_tracers
-from ._batch import batch_data
-from ._config import VAETrainingConfig
-from ._custom_types import (
+from .._batch import batch_data
+from .._config import VAETrainingConfig
+from .._custom_types import (
     Batch,
     KLScheduleLike,
     LossFn,
@@ -25,13 +24,14 @@ from ._custom_types import (
     ObjectiveOptions,
     StepLike,
 )
-from ._kl import apply_free_bits, kl_loss
+from ..core._train_step import TrainStep
+from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
+from ..objectives._from_name import checked_objective_options, objective_from_name
+from ..objectives._kl import apply_free_bits, kl_loss
+from ..objectives._objective import AbstractObjective, step_key
+from ..objectives._schedules import _float_dtype, schedule_from_config
+from ._engine import AbstractTrainer, refuse_tracers
 from ._loop_steps import LoopSteps
-from ._objective import AbstractObjective, step_key
-from ._objective_from_name import checked_objective_options, objective_from_name
-from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
-from ._schedules import _float_dtype, schedule_from_config
-from ._train_step import TrainStep
 
 LossType = LossName | AbstractReconstructionLoss
 """A reconstruction loss: the name of a built-in one (`"mse"`, `"bce"`, `"bce_logits"`,

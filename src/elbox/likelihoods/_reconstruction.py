@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from beartype import beartype
 from jaxtyping import Array, Float, jaxtyped
 
-from ._custom_types import LossName
+from .._custom_types import LossName
 
 # torch.nn.BCELoss bounds each log term below by -100; so do we, so that a prediction of
 # exactly 0 or 1 gives a large but finite loss.

@@ -6,7 +6,7 @@ from typing import Any
 
 from jaxtyping import Array
 
-from ._custom_types import Batch, Metrics
+from .._custom_types import Batch, Metrics
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,12 +13,12 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from ._custom_types import Batch, LossFn, LossFnFactory, Metrics, NonFinite, StepLike
-from ._model_def import split_model
-from ._objective import AbstractObjective, step_key
-from ._schedules import _float_dtype
+from .._custom_types import Batch, LossFn, LossFnFactory, Metrics, NonFinite, StepLike
+from .._validation import checked_choice
+from ..frameworks._model_def import split_model
+from ..objectives._objective import AbstractObjective, step_key
+from ..objectives._schedules import _float_dtype
 from ._train_state import TrainState
-from ._validation import checked_choice
 
 NONFINITE_CHOICES = ("skip", "raise", "apply")
 

@@ -19,9 +19,9 @@ import optax
 from flax import nnx
 from jaxtyping import PRNGKeyArray
 
+from ..core._train_state import TrainState
+from ..trainers._state_holder import AbstractStateHolder, own_copy
 from ._model_def import AbstractModelDef
-from ._state_holder import AbstractStateHolder, own_copy
-from ._train_state import TrainState
 
 
 def _is_variable(node: object) -> bool:

@@ -6,13 +6,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._custom_types import Batch, KLScheduleLike, LossName, Metrics, StepLike
+from .._custom_types import Batch, KLScheduleLike, LossName, Metrics, StepLike
+from .._validation import checked_int
+from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._kl_decomposition import kl_decomposition
 from ._objective import AbstractObjective, encode_sample_decode
-from ._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._schedules import _float_dtype
-from ._validation import checked_int
 
 
 @final

@@ -20,15 +20,15 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._custom_types import Batch, Metrics, ModelT, NonFinite, StepLike
+from .._custom_types import Batch, Metrics, ModelT, NonFinite, StepLike
+from .._sharding import DataParallel
+from .._validation import checked_choice
+from ..core._nonfinite import NonFiniteStepError, describe_nonfinite, first_skipped
+from ..core._train_state import TrainState
+from ..core._train_step import NONFINITE_CHOICES, TrainStep
+from ..frameworks._model_def import check_takes_key, is_nnx_module
 from ._loop_steps import LoopSteps
-from ._model_def import check_takes_key, is_nnx_module
-from ._nonfinite import NonFiniteStepError, describe_nonfinite, first_skipped
-from ._sharding import DataParallel
 from ._state_holder import AbstractStateHolder, ArrayStateHolder
-from ._train_state import TrainState
-from ._train_step import NONFINITE_CHOICES, TrainStep
-from ._validation import checked_choice
 
 Kind = Literal["step", "steps", "evaluate"]
 _Compiled = Callable[[list[Any], Any, int], tuple[Any, ...]]
@@ -37,7 +37,7 @@ _Compiled = Callable[[list[Any], Any, int], tuple[Any, ...]]
 def make_state_holder(model: Any, optimizer: Any, key: PRNGKeyArray) -> AbstractStateHolder:
     """The state holder of `model`'s framework, after checking the optimizer fits it."""
     if is_nnx_module(model):
-        from ._nnx_adapter import nnx_state_holder
+        from ..frameworks._nnx import nnx_state_holder
 
         return nnx_state_holder(model, optimizer, key)
     if isinstance(model, eqx.Module):

@@ -9,10 +9,10 @@ from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._base_trainer import AbstractTrainer, refuse_tracers
-from ._custom_types import Batch, LossFnFactory, Metrics, ModelT, NonFinite, StepLike
+from .._custom_types import Batch, LossFnFactory, Metrics, ModelT, NonFinite, StepLike
+from ..core._train_step import TrainStep
+from ._engine import AbstractTrainer, refuse_tracers
 from ._loop_steps import LoopSteps
-from ._train_step import TrainStep
 
 _LOSS = "make_loss_fn"
 
