@@ -14,9 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from elbox.cli import main
+from elbox.cli._build import objective_options_of, training_config
 from elbox.cli._options import TrainOptions, check_options
 from elbox.cli._plots import KL_PARTS, PLOT_NAMES, plot_training_curves
-from elbox.cli._run import load_splits, objective_options_of, training_config
+from elbox.cli._splits import load_splits
 
 
 def _elbox(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -15,8 +15,8 @@ import pytest
 
 import elbox.distributed
 from elbox.cli import main
+from elbox.cli._build import build_vae, saved_settings
 from elbox.cli._options import TrainOptions
-from elbox.cli._run import build_vae, saved_settings
 from elbox.training import CheckpointStore
 
 from .test_loggers import _events

@@ -236,18 +236,19 @@ def test_nnx_write_back_skips_the_per_variable_trace_check() -> None:
     # The write-back sets each Variable's value slot directly on this Flax release (the
     # checked `set_raw_value` costs ~2 us per Variable per step); the values land all the
     # same, in the user's own Variables.
-    from elbox.frameworks._nnx import NNXStateHolder
+    from elbox.frameworks._seam import framework_of
 
     model = nnx_models.MLPVAE(FEATURES, hidden=16, latent=3, rngs=nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    homes = framework_of(model).bind(model, optimizer).homes
+    assert homes is not None
+    writers = [home.write for home in [*homes.params, *homes.opt_state, *homes.model_state]]
+    # Each a partial of the direct slot write, not the Variable's checked set_raw_value.
+    assert writers
+    assert all(getattr(writer, "func", None) is not None for writer in writers)
     trainer = VAETrainer(model, optimizer, LINEAR_10, donate=True)
-    holder = trainer._holder
-    assert isinstance(holder, NNXStateHolder)
-    assert all(
-        writer is None or getattr(writer, "func", None) is not None for writer in holder._writers
-    )
     trainer.train_step(batch())
-    leaves = holder.read()
+    leaves = jax.tree.leaves(trainer.state)
     assert any(model.encoder.kernel.get_raw_value() is leaf for leaf in leaves)
     assert int(optimizer.step[...]) == 1
     # With donation the old arrays are gone; the model still reads valid, trained ones.

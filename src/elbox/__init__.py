@@ -12,12 +12,18 @@ from ._custom_types import LossFn as LossFn
 from ._custom_types import LossFnFactory as LossFnFactory
 from ._custom_types import LossName as LossName
 from ._custom_types import Metrics as Metrics
+from ._custom_types import Model as Model
+from ._custom_types import ModelState as ModelState
 from ._custom_types import ModelT as ModelT
 from ._custom_types import NonFinite as NonFinite
 from ._custom_types import ObjectiveName as ObjectiveName
 from ._custom_types import ObjectiveOptions as ObjectiveOptions
+from ._custom_types import OptimizerLike as OptimizerLike
+from ._custom_types import OptState as OptState
+from ._custom_types import Params as Params
 from ._custom_types import RealNumber as RealNumber
 from ._custom_types import ScalarLike as ScalarLike
+from ._custom_types import StateLeaves as StateLeaves
 from ._custom_types import StepLike as StepLike
 from ._outputs import vae_outputs as vae_outputs
 from ._sharding import data_parallel_mesh as data_parallel_mesh
@@ -55,7 +61,7 @@ from .objectives._schedules import CyclicalSchedule as CyclicalSchedule
 from .objectives._schedules import LinearWarmup as LinearWarmup
 from .objectives._schedules import SigmoidWarmup as SigmoidWarmup
 from .objectives._schedules import schedule_from_config as schedule_from_config
-from .trainers._engine import AbstractTrainer as AbstractTrainer
+from .trainers._abstract_trainer import AbstractTrainer as AbstractTrainer
 from .trainers._loss_fn_trainer import LossFnTrainer as LossFnTrainer
 from .trainers._vae_trainer import LossType as LossType
 from .trainers._vae_trainer import VAETrainer as VAETrainer

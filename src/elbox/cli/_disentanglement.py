@@ -22,7 +22,7 @@ from ..metrics import (
     sap,
 )
 from ._options import TrainOptions
-from ._run import shapes_grid
+from ._splits import shapes_grid
 
 SCORES = ("mig", "sap", "modularity", "dci", "factor_vae", "beta_vae")
 """The scores by name: `dci` gives `dci_disentanglement`, `dci_completeness` and

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._analysis import ACTIVE_THRESHOLD, analyse
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
 from ._errors import RunError
+from ._load_run import LoadedRun, load_run
 from ._options import TrainOptions
+from ._run_folder import holding
 
 GENERAL = ("neg_elbo", "log_likelihood", "active_units", "mutual_information")
 """The metrics of every run."""
@@ -23,8 +25,6 @@ METRIC_NAMES = GENERAL + SCORES
 """Everything `elbox eval --metrics` takes."""
 
 EVALUATION_FILE = "evaluation.json"
-
-LoadedRun = tuple[TrainOptions, Any, Any, int | None]
 
 
 def has_factors(options: TrainOptions) -> bool:
@@ -62,7 +62,7 @@ def evaluate(
     folder: Path, loaded: LoadedRun, names: Sequence[str], *, num_samples: int
 ) -> dict[str, Any]:
     """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
-    options, splits, vae, epoch = loaded
+    options, splits, vae, epoch = loaded.options, loaded.splits, loaded.vae, loaded.epoch
     assert options.loss_type is not None  # resolved when the run started
     if num_samples < 1:
         raise RunError(f"--num-samples must be >= 1; got {num_samples}")
@@ -83,6 +83,28 @@ def evaluate(
         record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
+
+
+def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
+    """The evaluation `elbox train` ends with, written to `evaluation.json`."""
+    options, vae = loaded.options, loaded.vae
+    assert options.loss_type is not None  # resolved when the run started
+    analysis = analyse(vae, loaded.splits.test, loss_type=options.loss_type)
+    (folder / EVALUATION_FILE).write_text(
+        json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
+    )
+    return analysis
+
+
+def evaluate_run(
+    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+) -> dict[str, Any]:
+    """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
+    `folder` on its test split, also written to its `evaluation.json`."""
+    with holding(folder):
+        loaded = load_run(folder)
+        names = chosen_metrics(metrics, loaded.options)
+        return evaluate(folder, loaded, names, num_samples=num_samples)
 
 
 def table(record: dict[str, Any]) -> list[str]:

@@ -138,25 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             2, f"elbox eval: error: --num-samples must be >= 1; got {arguments.num_samples}\n"
         )
 
+    # The commands are imported after parsing, so `--help` and bad options answer at once,
+    # before JAX is imported.
     def action() -> None:
-        from . import _run  # imported after parsing, so `--help` and bad options answer at once
-
         if command == "train":
             from ._config_file import read_config_file
+            from ._train import train
 
             given = given_options(arguments)
             if arguments.config is not None:
                 given = {**read_config_file(arguments.config), **given}
-            _run.train(TrainOptions(**given), given)
+            train(TrainOptions(**given), given)
         elif command == "study":
             _study(arguments, argv)
         elif command == "plot":
-            for path in _run.plot_run(arguments.run):
+            from ._plot_run import plot_run
+
+            for path in plot_run(arguments.run):
                 print(path)
         else:
-            from ._evaluation import EVALUATION_FILE, table
+            from ._evaluation import EVALUATION_FILE, evaluate_run, table
 
-            record = _run.evaluate_run(
+            record = evaluate_run(
                 arguments.run, arguments.metrics, num_samples=arguments.num_samples
             )
             print(

@@ -1,10 +1,10 @@
 """Non-finite training steps: the error raised for them, and its message."""
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+from jaxtyping import Array
 
 
 class NonFiniteStepError(FloatingPointError):
@@ -23,7 +23,7 @@ class NonFiniteStepError(FloatingPointError):
         self.steps: list[int] = list(steps)
 
 
-def first_skipped(metrics: dict[str, Any], first_step: int) -> tuple[int, float] | None:
+def first_skipped(metrics: Mapping[str, Array], first_step: int) -> tuple[int, float] | None:
     """The step number and loss of the first skipped step in `metrics`, or None.
 
     `metrics` are a step's (scalars) or fused steps' (one value per step) metrics, holding

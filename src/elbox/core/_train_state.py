@@ -1,11 +1,12 @@
 """The training state: everything one training step reads and changes."""
 
-from typing import Any
-
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import optax
 from jaxtyping import Array, Int, PRNGKeyArray
 
+from .._custom_types import Model, ModelState, OptState, Params
 from ..frameworks._model_def import AbstractModelDef
 
 
@@ -19,12 +20,12 @@ class TrainState(eqx.Module):
     `VAETrainer.load_state` takes one back.
     """
 
-    params: Any
+    params: Params
     """The trained parameters: for an Equinox model, the model with `None` in place of its
     untrained parts; for a Flax NNX model, the `nnx.State` of its `nnx.Param`s (the
     optimizer's `wrt`), holding plain arrays."""
 
-    opt_state: Any
+    opt_state: OptState
     """The optax optimizer's state. For an NNX model trained through an `nnx.Optimizer`,
     the pair `(optax state, optimizer.step)`."""
 
@@ -35,7 +36,7 @@ class TrainState(eqx.Module):
     key: PRNGKeyArray
     """The base PRNG key of the steps' noise."""
 
-    model_state: Any = None
+    model_state: ModelState = None
     """The model's untrained arrays: an NNX model's RNG keys and counters and batch
     statistics; an Equinox model's integer arrays, if any."""
 
@@ -48,7 +49,7 @@ class TrainState(eqx.Module):
     made by hand, say to save arrays with `CheckpointStore`)."""
 
     @property
-    def model(self) -> Any:
+    def model(self) -> Model:
         """The model with the current parameters: a new model object on each access.
 
         Raises:
@@ -60,3 +61,29 @@ class TrainState(eqx.Module):
                 "TrainStep.init and the trainers make states that have one"
             )
         return self.definition.merge(self.params, self.model_state)
+
+
+def initial_state(
+    definition: AbstractModelDef,
+    params: Params,
+    model_state: ModelState,
+    optimizer: optax.GradientTransformation,
+    *,
+    key: PRNGKeyArray,
+    opt_state: OptState | None = None,
+) -> TrainState:
+    """The state at step 0 of a split model: `opt_state` as given, or a fresh one."""
+    if opt_state is None:
+        # optax is not clean under jax_numpy_dtype_promotion="strict" (adam's decay**count).
+        with jax.numpy_dtype_promotion("standard"):
+            opt_state = optimizer.init(params)
+    # Two arrays, not one array twice: a step may donate the state's buffers.
+    return TrainState(
+        params=params,
+        opt_state=opt_state,
+        model_state=model_state,
+        step=jnp.zeros((), jnp.int32),
+        key=key,
+        skipped=jnp.zeros((), jnp.int32),
+        definition=definition,
+    )

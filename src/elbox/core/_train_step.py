@@ -5,7 +5,7 @@ to the trained parameters, the non-finite guard, and the optimizer update.
 """
 
 import functools
-from typing import Any
+from typing import TypeVar
 
 import equinox as eqx
 import jax
@@ -13,24 +13,38 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from .._custom_types import Batch, LossFn, LossFnFactory, Metrics, NonFinite, StepLike
+from .._custom_types import (
+    Batch,
+    LossFn,
+    LossFnFactory,
+    Metrics,
+    Model,
+    ModelState,
+    NonFinite,
+    Params,
+    StepLike,
+)
+from .._dtypes import float_dtype
 from .._validation import checked_choice
-from ..frameworks._model_def import split_model
+from ..frameworks._seam import framework_of
 from ..objectives._objective import AbstractObjective, step_key
-from ..objectives._schedules import _float_dtype
-from ._train_state import TrainState
+from ._train_state import TrainState, initial_state
 
 NONFINITE_CHOICES = ("skip", "raise", "apply")
 
 
-def _all_finite(loss: Float[Array, ""], grads: Any) -> Bool[Array, ""]:
+_Tree = TypeVar("_Tree")
+
+
+def _all_finite(loss: Float[Array, ""], grads: Params) -> Bool[Array, ""]:
     finite = [jnp.isfinite(loss)] + [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]
     return functools.reduce(jnp.logical_and, finite)
 
 
-def _keep_unless(ok: Bool[Array, ""], new: Any, old: Any) -> Any:
+def _keep_unless(ok: Bool[Array, ""], new: _Tree, old: _Tree) -> _Tree:
     """`new` where `ok`, else `old`, leaf by leaf: bit for bit the old arrays when not `ok`."""
-    return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+    kept: _Tree = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+    return kept
 
 
 class TrainStep(eqx.Module):
@@ -100,35 +114,24 @@ class TrainStep(eqx.Module):
         checked_choice("", "nonfinite", nonfinite, NONFINITE_CHOICES)
         self.nonfinite = nonfinite
 
-    def init(self, model: Any, *, key: PRNGKeyArray, trainable: Any = None) -> TrainState:
+    def init(self, model: Model, *, key: PRNGKeyArray, trainable: object = None) -> TrainState:
         """The state before the first step: the model's arrays and a fresh optimizer state.
 
         Args:
             model: an Equinox `eqx.Module` or a Flax NNX `nnx.Module` (read, not changed;
                 `state.model` rebuilds it).
             key: the base PRNG key of the steps' noise.
-            trainable: which arrays are trained (see `split_model`); by default every
-                floating-point array of an Equinox model, the `nnx.Param`s of an NNX one.
+            trainable: which arrays are trained: a filter function for an Equinox model
+                (default `eqx.is_inexact_array`, every floating-point array), an `nnx`
+                filter for an NNX one (default `nnx.Param`).
 
         Returns:
             A `TrainState` at step 0. It holds the model's own arrays (and `key`), not
             copies: a step that donates the state's buffers deletes them, so keep a copy
             of the model if you need it afterwards.
         """
-        definition, params, model_state = split_model(model, trainable)
-        # optax is not clean under jax_numpy_dtype_promotion="strict" (adam's decay**count).
-        with jax.numpy_dtype_promotion("standard"):
-            opt_state = self.optimizer.init(params)
-        # Two arrays, not one array twice: a step may donate the state's buffers.
-        return TrainState(
-            params=params,
-            opt_state=opt_state,
-            model_state=model_state,
-            step=jnp.zeros((), jnp.int32),
-            key=key,
-            skipped=jnp.zeros((), jnp.int32),
-            definition=definition,
-        )
+        definition, params, model_state = framework_of(model).split(model, trainable)
+        return initial_state(definition, params, model_state, self.optimizer, key=key)
 
     def loss_fn(self, step: StepLike, key: PRNGKeyArray) -> LossFn:
         """`loss_fn(model, batch) -> (loss, metrics)` at `step`, drawing noise from `key`."""
@@ -147,7 +150,7 @@ class TrainStep(eqx.Module):
             raise ValueError("TrainStep needs a state made by TrainStep.init (it has a model)")
         loss_fn = self.loss_fn(state.step, step_key(state.key, state.step))
 
-        def loss_of(params: Any) -> tuple[Float[Array, ""], tuple[Metrics, Any]]:
+        def loss_of(params: Params) -> tuple[Float[Array, ""], tuple[Metrics, ModelState]]:
             model = definition.merge(params, state.model_state)
             loss, metrics = loss_fn(model, batch)
             # An NNX model advances its RNG counters (and batch statistics) as it runs.
@@ -168,7 +171,7 @@ class TrainStep(eqx.Module):
                 (state.params, state.opt_state, state.model_state),
             )
             skipped = skipped + jnp.where(finite, 0, 1).astype(jnp.int32)
-            metrics["skipped"] = jnp.where(finite, 0.0, 1.0).astype(_float_dtype())
+            metrics["skipped"] = jnp.where(finite, 0.0, 1.0).astype(float_dtype())
         next_state = TrainState(
             params=params,
             opt_state=opt_state,

@@ -2,25 +2,24 @@
 
 An NNX model is a graph of mutable Python objects. The adapter splits it once (`nnx.split`)
 into a static graph definition and plain arrays, so the core's `TrainStep` sees a pytree
-like any other. A stateful trainer then keeps the user's own `nnx.Variable` objects as the
-home of those arrays: before each step it reads the arrays out of them, after the step it
-writes the new ones back. The user's `model` and `optimizer` therefore always hold the
-trained state, as with `nnx.jit`, without `nnx.jit`'s per-call graph traversal.
+like any other. This is the one module of elbox (with `elbox.models.nnx`) that imports
+Flax; `framework_of` imports it when an NNX model first arrives.
 """
 
 import functools
 import inspect
-from typing import Any, final
+from collections.abc import Callable
+from typing import Any, cast, final
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, PRNGKeyArray, PyTree
 
-from ..core._train_state import TrainState
-from ..trainers._state_holder import AbstractStateHolder, own_copy
+from .._custom_types import Model, ModelState, OptimizerLike, OptState, Params
+from ._framework import AbstractFramework, Binding, Home, Homes
 from ._model_def import AbstractModelDef
 
 
@@ -32,41 +31,31 @@ def _is_variable(node: object) -> bool:
 class NNXModelDef(AbstractModelDef):
     """An NNX model's graph definition and the filter that picks its trained Variables."""
 
-    graphdef: Any = eqx.field(static=True)
-    trainable: Any = eqx.field(static=True)
+    graphdef: nnx.GraphDef[Any] = eqx.field(static=True)
+    trainable: nnx.filterlib.Filter = eqx.field(static=True)
 
-    def merge(self, params: Any, model_state: Any) -> Any:
+    def merge(self, params: Params, model_state: ModelState) -> Model:
         return nnx.merge(self.graphdef, params, model_state)
 
-    def model_state_of(self, model: Any) -> Any:
+    def model_state_of(self, model: Model) -> ModelState:
         _, _, *others = nnx.split(model, self.trainable, ...)
         return nnx.as_pure(others[0])
 
 
-def split_nnx_model(model: nnx.Module, trainable: Any = None) -> tuple[NNXModelDef, Any, Any]:
-    """`(definition, params, model_state)` of an NNX model, as plain arrays.
-
-    `params` are the Variables that `trainable` picks (default `nnx.Param`), `model_state`
-    all the others (RNG keys and counters, batch statistics); both are `nnx.State`s holding
-    arrays, not Variables, so they pass through JAX transformations like any pytree.
-    """
-    trainable = nnx.Param if trainable is None else trainable
-    graphdef, params, *others = nnx.split(model, trainable, ...)
-    return NNXModelDef(graphdef, trainable), nnx.as_pure(params), nnx.as_pure(others[0])
-
-
-def counting(tx: optax.GradientTransformation, count_dtype: Any) -> optax.GradientTransformation:
+def counting(
+    tx: optax.GradientTransformation, count_dtype: jnp.dtype
+) -> optax.GradientTransformation:
     """`tx`, with an update counter beside its state: the state `(tx's state, count)`.
 
     This is how an `nnx.Optimizer` keeps its `step`; a skipped step leaves both unchanged.
     """
 
-    def init(params: Any) -> tuple[Any, jax.Array]:
+    def init(params: Params) -> tuple[OptState, Array]:
         return tx.init(params), jnp.zeros((), count_dtype)
 
     def update(
-        updates: Any, state: tuple[Any, jax.Array], params: Any = None
-    ) -> tuple[Any, tuple[Any, jax.Array]]:
+        updates: Params, state: tuple[OptState, Array], params: Params | None = None
+    ) -> tuple[Params, tuple[OptState, Array]]:
         inner, count = state
         updates, inner = tx.update(updates, inner, params)
         return updates, (inner, count + jnp.ones((), count.dtype))
@@ -107,30 +96,66 @@ def _set_raw_value_sets_the_slot() -> bool:
     return "self._raw_value = value" in source
 
 
-def _set_raw(variable: nnx.Variable[Any], value: Any) -> None:
+def _set_raw(variable: nnx.Variable[Any], value: Array) -> None:
     object.__setattr__(variable, "_raw_value", value)
 
 
-@final
-class NNXStateHolder(AbstractStateHolder):
-    """A `TrainState` whose arrays live in the user's NNX model and `nnx.Optimizer`.
+def _home(variable: nnx.Variable[Any]) -> Home:
+    """How a trainer reads and replaces `variable`'s value: the slot itself where that is
+    safe (see `_writes_directly`), else Flax's checked `set_raw_value`."""
+    write = (
+        functools.partial(_set_raw, variable)
+        if _writes_directly(variable)
+        else variable.set_raw_value
+    )
+    return Home(variable.get_raw_value, write)
 
-    The model's Variables hold `params` and `model_state`; the optimizer's hold `opt_state`
-    (its `opt_state` and `step`). The step number, key and skipped-step count, which NNX
-    has no place for, are kept here.
+
+def _variables(tree: PyTree) -> list[nnx.Variable[Any]]:
+    return jax.tree.leaves(tree, is_leaf=_is_variable)
+
+
+@final
+class NNXFramework(AbstractFramework):
+    """Flax NNX models: graphs of mutable objects, trained in place.
+
+    A trainer keeps the user's own `nnx.Variable` objects as the home of the training
+    state's arrays: before each step it reads the arrays out of them, after the step it
+    writes the new ones back, so the user's `model` and `nnx.Optimizer` always hold the
+    trained state, as with `nnx.jit`, without `nnx.jit`'s per-call graph traversal.
     """
 
-    def __init__(self, model: nnx.Module, optimizer: nnx.Optimizer[Any], key: PRNGKeyArray):
-        self._model = model
+    name = "nnx"
+
+    def split(
+        self, model: Model, trainable: object = None
+    ) -> tuple[NNXModelDef, Params, ModelState]:
+        """Split with `nnx.split`: `params` are the Variables that `trainable` picks
+        (default `nnx.Param`), `model_state` all the others (RNG keys and counters, batch
+        statistics); both are `nnx.State`s holding arrays, not Variables, so they pass
+        through JAX transformations like any pytree."""
+        picked = nnx.Param if trainable is None else cast(nnx.filterlib.Filter, trainable)
+        graphdef, params, *others = nnx.split(model, picked, ...)
+        return NNXModelDef(graphdef, picked), nnx.as_pure(params), nnx.as_pure(others[0])
+
+    def call(self, model: Model, x: Array, *, key: PRNGKeyArray) -> object:
+        # An NNX model draws its noise from its own nnx.Rngs.
+        run: Callable[[Array], object] = model
+        return run(x)
+
+    def bind(self, model: Model, optimizer: OptimizerLike) -> Binding:
+        if not isinstance(optimizer, nnx.Optimizer):
+            raise TypeError(
+                "a Flax NNX model is trained with an nnx.Optimizer, e.g. "
+                "nnx.Optimizer(model, optax.adam(1e-4), wrt=nnx.Param); "
+                f"got {type(optimizer).__name__}"
+            )
         graphdef, params, *others = nnx.split(model, optimizer.wrt, ...)
         model_state = others[0]
-        param_variables = jax.tree.leaves(params, is_leaf=_is_variable)
-        state_variables = jax.tree.leaves(model_state, is_leaf=_is_variable)
-        opt_variables = jax.tree.leaves(optimizer.opt_state, is_leaf=_is_variable)
+        opt_variables = _variables(optimizer.opt_state)
         pure_params = nnx.as_pure(params)
         step_variable = optimizer.step
         count = step_variable.get_raw_value()
-        self.optimizer = counting(optimizer.tx, count.dtype)
         # The optax state, in the structure `tx.init` gives plain arrays, filled with the
         # arrays the optimizer holds (in leaf order: NNX wraps each leaf in a Variable).
         expected = jax.eval_shape(optimizer.tx.init, pure_params)
@@ -144,72 +169,36 @@ class NNXStateHolder(AbstractStateHolder):
                 "the optimizer made for another model, or with another wrt?)"
             )
         opt_state = (jax.tree.unflatten(jax.tree.structure(expected), opt_arrays), count)
-        state = TrainState(
-            params=pure_params,
-            opt_state=opt_state,
-            model_state=nnx.as_pure(model_state),
-            step=jnp.zeros((), jnp.int32),
-            key=key,
-            skipped=jnp.zeros((), jnp.int32),
-            definition=NNXModelDef(graphdef, optimizer.wrt),
+        pure_model_state = nnx.as_pure(model_state)
+        homes = Homes(
+            params=[_home(variable) for variable in _variables(params)],
+            # The counting transformation's state: (the optax state, the count).
+            opt_state=[_home(variable) for variable in [*opt_variables, step_variable]],
+            model_state=[_home(variable) for variable in _variables(model_state)],
         )
-        leaves, self.treedef = jax.tree.flatten(state)
-        # Where each leaf lives, in TrainState's field order: params, opt_state (the optax
-        # state, then the count), step and key (held here), model_state, skipped (held).
-        homes: list[nnx.Variable[Any] | None] = [
-            *param_variables,
-            *opt_variables,
-            step_variable,
-            None,
-            None,
-            *state_variables,
-            None,
-        ]
-        if len(homes) != len(leaves):
+        parts = (pure_params, opt_state, pure_model_state)
+        if [len(part) for part in (homes.params, homes.opt_state, homes.model_state)] != [
+            len(jax.tree.leaves(part)) for part in parts
+        ]:
             raise TypeError(
                 "elbox supports NNX Variables that each hold one array; this model or "
                 "optimizer has a Variable holding a pytree of arrays"
             )
-        self._homes = homes
-        # Each home's writer: the direct slot write where it is safe, else `set_raw_value`.
-        self._writers = [
-            None
-            if home is None
-            else functools.partial(_set_raw, home)
-            if _writes_directly(home)
-            else home.set_raw_value
-            for home in homes
-        ]
-        # Copied, so that donating them never deletes the key the caller passed in.
-        self._held = {
-            index: own_copy(leaf) for index, leaf in enumerate(leaves) if homes[index] is None
-        }
-
-    def read(self) -> list[Any]:
-        held = self._held
-        return [
-            held[index] if home is None else home.get_raw_value()
-            for index, home in enumerate(self._homes)
-        ]
-
-    def write(self, leaves: list[Any]) -> None:
-        for index, (writer, leaf) in enumerate(zip(self._writers, leaves, strict=True)):
-            if writer is None:
-                self._held[index] = leaf
-            else:
-                writer(leaf)
-
-    @property
-    def model(self) -> nnx.Module:
-        return self._model
-
-
-def nnx_state_holder(model: Any, optimizer: Any, key: PRNGKeyArray) -> NNXStateHolder:
-    """The holder of an NNX model and its optimizer, after checking the optimizer fits."""
-    if not isinstance(optimizer, nnx.Optimizer):
-        raise TypeError(
-            "a Flax NNX model is trained with an nnx.Optimizer, e.g. "
-            "nnx.Optimizer(model, optax.adam(1e-4), wrt=nnx.Param); "
-            f"got {type(optimizer).__name__}"
+        return Binding(
+            definition=NNXModelDef(graphdef, optimizer.wrt),
+            params=pure_params,
+            opt_state=opt_state,
+            model_state=pure_model_state,
+            optimizer=counting(optimizer.tx, count.dtype),
+            homes=homes,
+            live_model=model,
+            live_optimizer=optimizer,
         )
-    return NNXStateHolder(model, optimizer, key)
+
+    def map_arrays(self, model: Model, function: Callable[[Array], Array]) -> Model:
+        graphdef, state = nnx.split(model)
+        return nnx.merge(graphdef, jax.tree.map(function, state))
+
+
+NNX = NNXFramework()
+"""The one `NNXFramework`."""

@@ -1,18 +1,18 @@
 """The beta-TCVAE objective (Chen et al. 2018): beta weights the total correlation alone."""
 
-from typing import Any, final
+from typing import final
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, KLScheduleLike, LossName, Metrics, StepLike
+from .._custom_types import Batch, KLScheduleLike, LossName, Metrics, Model, StepLike
+from .._dtypes import float_dtype
 from .._validation import checked_int
 from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._kl_decomposition import kl_decomposition
 from ._objective import AbstractObjective, encode_sample_decode
-from ._schedules import _float_dtype
 
 
 @final
@@ -98,7 +98,7 @@ class BetaTCObjective(AbstractObjective):
         self.report_neg_elbo = report_neg_elbo
 
     def __call__(
-        self, model: Any, batch: Batch, *, step: StepLike, key: PRNGKeyArray
+        self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its code drawn from `key`."""
         x, recon_x, mean, logvar, z = encode_sample_decode(model, batch, key=key)
@@ -117,7 +117,7 @@ class BetaTCObjective(AbstractObjective):
         recon = reconstruction_loss(self.loss_type)(x, recon_x)
         kl, _ = kl_loss(mean, logvar)
         parts = kl_decomposition(z, mean, logvar, dataset_size=self.dataset_size)
-        weight = jnp.asarray(self.schedule(step), dtype=_float_dtype())
+        weight = jnp.asarray(self.schedule(step), dtype=float_dtype())
         loss = recon + kl + (weight - 1.0) * parts.total_correlation
         metrics = {
             "loss": loss,

@@ -1,17 +1,17 @@
 """Capacity annealing (Burgess et al. 2018): the KL held near a target that rises with the step."""
 
-from typing import Any, final
+from typing import final
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, LossName, Metrics, RealNumber, StepLike
+from .._custom_types import Batch, LossName, Metrics, Model, RealNumber, StepLike
+from .._dtypes import float_dtype, step_as_float
 from .._validation import checked_int, checked_non_negative_float
 from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._objective import AbstractObjective, call_vae
-from ._schedules import _float_dtype, _step_as_float
 
 _OWNER = "CapacityObjective"
 
@@ -93,11 +93,11 @@ class CapacityObjective(AbstractObjective):
 
     def capacity(self, step: StepLike) -> Float[Array, ""]:
         """The target KL at `step`: `min(c_max, c_max * step / capacity_steps)`, in nats."""
-        rising = self.c_max * _step_as_float(step) / self.capacity_steps
-        return jnp.minimum(jnp.asarray(self.c_max, _float_dtype()), rising)
+        rising = self.c_max * step_as_float(step) / self.capacity_steps
+        return jnp.minimum(jnp.asarray(self.c_max, float_dtype()), rising)
 
     def __call__(
-        self, model: Any, batch: Batch, *, step: StepLike, key: PRNGKeyArray
+        self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its noise drawn from `key`."""
         x, recon_x, mean, logvar = call_vae(model, batch, key=key)
@@ -115,7 +115,7 @@ class CapacityObjective(AbstractObjective):
         recon = reconstruction_loss(self.loss_type)(x, recon_x)
         kl, _ = kl_loss(mean, logvar)
         capacity = self.capacity(step)
-        gamma = jnp.asarray(self.gamma, _float_dtype())
+        gamma = jnp.asarray(self.gamma, float_dtype())
         loss = recon + gamma * jnp.abs(kl - capacity)
         metrics = {
             "loss": loss,

@@ -1,7 +1,5 @@
 """The annealed ELBO objective: reconstruction loss plus weighted KL, and its metrics."""
 
-from typing import Any
-
 import jax.numpy as jnp
 from beartype import beartype
 from jaxtyping import Array, Float, PRNGKeyArray, jaxtyped
@@ -12,14 +10,15 @@ from .._custom_types import (
     KLScheduleLike,
     LossName,
     Metrics,
+    Model,
     RealNumber,
     ScalarLike,
     StepLike,
 )
+from .._dtypes import float_dtype
 from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ._kl import kl_loss
 from ._objective import AbstractObjective, call_vae
-from ._schedules import _float_dtype
 
 
 @jaxtyped(typechecker=beartype)
@@ -52,7 +51,7 @@ def elbo_terms(
     """
     recon = reconstruction_loss(loss_type)(x, recon_x)
     kl, _ = kl_loss(mean, logvar, free_bits=free_bits, free_bits_mode=free_bits_mode)
-    weight = jnp.asarray(kl_weight, dtype=_float_dtype())
+    weight = jnp.asarray(kl_weight, dtype=float_dtype())
     loss = recon + weight * kl
     return loss, {"loss": loss, "recon_loss": recon, "kl_loss": kl, "kl_weight": weight}
 
@@ -90,7 +89,7 @@ class ELBOObjective(AbstractObjective):
     report_neg_elbo: bool = False
 
     def __call__(
-        self, model: Any, batch: Batch, *, step: StepLike, key: PRNGKeyArray
+        self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its noise drawn from `key`."""
         x, recon_x, mean, logvar = call_vae(model, batch, key=key)

@@ -1,8 +1,6 @@
 """Training objectives: what a training step minimises, given the model and a batch."""
 
 import abc
-from collections.abc import Callable
-from typing import Any
 
 import equinox as eqx
 import jax
@@ -10,8 +8,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._batch import batch_data
-from .._custom_types import Batch, LossFn, Metrics, StepLike
+from .._custom_types import Batch, LossFn, Metrics, Model, StepLike
 from .._outputs import vae_outputs
+from ..frameworks._seam import framework_of
 
 
 class AbstractObjective(eqx.Module):
@@ -25,7 +24,7 @@ class AbstractObjective(eqx.Module):
 
     @abc.abstractmethod
     def __call__(
-        self, model: Any, batch: Batch, *, step: StepLike, key: PRNGKeyArray
+        self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`."""
 
@@ -34,7 +33,7 @@ class AbstractObjective(eqx.Module):
         return lambda model, batch: self(model, batch, step=step, key=key)
 
 
-def call_vae(model: Any, batch: Batch, *, key: PRNGKeyArray) -> tuple[Array, Array, Array, Array]:
+def call_vae(model: Model, batch: Batch, *, key: PRNGKeyArray) -> tuple[Array, Array, Array, Array]:
     """Run a VAE on a batch: `(x, recon_x, mean, logvar)`.
 
     An Equinox model is called as `model(x, key=key)`; a Flax NNX model as `model(x)`,
@@ -42,14 +41,12 @@ def call_vae(model: Any, batch: Batch, *, key: PRNGKeyArray) -> tuple[Array, Arr
     mapping with `reconstructed`/`reconstruction`, `mean` and `log_var`/`logvar` entries.
     """
     x = jnp.asarray(batch_data(batch))
-    run: Callable[..., Any] = model
-    outputs = run(x, key=key) if isinstance(model, eqx.Module) else run(x)
-    recon_x, mean, logvar = vae_outputs(outputs)
+    recon_x, mean, logvar = vae_outputs(framework_of(model).call(model, x, key=key))
     return x, recon_x, mean, logvar
 
 
 def encode_sample_decode(
-    model: Any, batch: Batch, *, key: PRNGKeyArray
+    model: Model, batch: Batch, *, key: PRNGKeyArray
 ) -> tuple[Array, Array, Array, Array, Array]:
     """Run a VAE's parts on a batch, keeping the drawn code: `(x, recon_x, mean, logvar, z)`.
 

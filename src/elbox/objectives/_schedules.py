@@ -14,15 +14,7 @@ from jaxtyping import Array, Float
 
 from .._config import VAETrainingConfig
 from .._custom_types import StepLike
-
-
-def _float_dtype() -> jnp.dtype:
-    # float32 unless the user enabled jax_enable_x64.
-    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
-
-
-def _step_as_float(step: StepLike) -> Float[Array, ""]:
-    return jnp.asarray(step).astype(_float_dtype())
+from .._dtypes import float_dtype, step_as_float
 
 
 class AbstractKLSchedule(eqx.Module):
@@ -48,7 +40,7 @@ class ConstantSchedule(AbstractKLSchedule):
     beta: float = eqx.field(static=True)
 
     def __call__(self, step: StepLike) -> Float[Array, ""]:
-        return jnp.full((), self.beta, dtype=_float_dtype())
+        return jnp.full((), self.beta, dtype=float_dtype())
 
 
 class LinearWarmup(AbstractKLSchedule):
@@ -67,8 +59,8 @@ class LinearWarmup(AbstractKLSchedule):
 
     def __call__(self, step: StepLike) -> Float[Array, ""]:
         if self.warmup_steps == 0:
-            return jnp.full((), self.beta, dtype=_float_dtype())
-        progress = jnp.minimum(1.0, _step_as_float(step) / self.warmup_steps)
+            return jnp.full((), self.beta, dtype=float_dtype())
+        progress = jnp.minimum(1.0, step_as_float(step) / self.warmup_steps)
         return self.beta * progress
 
 
@@ -89,10 +81,10 @@ class SigmoidWarmup(AbstractKLSchedule):
 
     def __call__(self, step: StepLike) -> Float[Array, ""]:
         if self.warmup_steps == 0:
-            return jnp.full((), self.beta, dtype=_float_dtype())
+            return jnp.full((), self.beta, dtype=float_dtype())
         centre = self.warmup_steps / 2
         scale = max(1.0, self.warmup_steps / 10)
-        return self.beta * jax.nn.sigmoid((_step_as_float(step) - centre) / scale)
+        return self.beta * jax.nn.sigmoid((step_as_float(step) - centre) / scale)
 
 
 class CyclicalSchedule(AbstractKLSchedule):
@@ -112,7 +104,7 @@ class CyclicalSchedule(AbstractKLSchedule):
 
     def __call__(self, step: StepLike) -> Float[Array, ""]:
         # The modulo is taken on integers, so steps past 2**24 stay exact in float32.
-        position = jnp.mod(jnp.asarray(step), self.period).astype(_float_dtype())
+        position = jnp.mod(jnp.asarray(step), self.period).astype(float_dtype())
         return self.beta * jnp.minimum(1.0, position / max(1.0, self.period / 2))
 
 

@@ -1,73 +1,61 @@
-"""`AbstractTrainer`: the stateful shell over the functional core that every trainer shares.
+"""`Engine`: what a stateful trainer needs from the functional core, in one object.
 
-A trainer holds a `TrainState` (in an `AbstractStateHolder`: the user's NNX Variables, or
-a list of arrays for Equinox) and runs the core's `TrainStep` on it, compiled once per
-loss and input shape. The step number is an argument of the compiled function, so a new
-step never recompiles.
+An engine holds a `TrainState` between steps (for an NNX model, in the user's own
+Variables) and runs a given `TrainStep` on it, compiled once per step, kind and donation.
+The step number is an argument of the compiled function, so a new step never recompiles.
+It knows nothing of the losses it runs: the trainers build the `TrainStep`s.
 """
 
-import abc
 import dataclasses
-import numbers
-from collections.abc import Callable, Hashable
-from typing import Any, Generic, Literal
+from collections.abc import Callable
+from typing import Literal, NamedTuple, TypeVar, cast, final
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, Metrics, ModelT, NonFinite, StepLike
+from .._custom_types import (
+    Batch,
+    Metrics,
+    Model,
+    NonFinite,
+    OptimizerLike,
+    StateLeaves,
+    StepLike,
+)
 from .._sharding import DataParallel
-from .._validation import checked_choice
+from .._validation import checked_choice, checked_step
 from ..core._nonfinite import NonFiniteStepError, describe_nonfinite, first_skipped
 from ..core._train_state import TrainState
 from ..core._train_step import NONFINITE_CHOICES, TrainStep
-from ..frameworks._model_def import check_takes_key, is_nnx_module
-from ._loop_steps import LoopSteps
-from ._state_holder import AbstractStateHolder, ArrayStateHolder
+from ..frameworks._seam import framework_of
+from ._state_holder import StateHolder
 
 Kind = Literal["step", "steps", "evaluate"]
-_Compiled = Callable[[list[Any], Any, int], tuple[Any, ...]]
+"""A compiled function's kind: one step, fused steps (`lax.scan`), or an evaluation."""
+
+StepMetrics = dict[str, Array]
+"""A step's metrics (scalars), or fused steps' (each of shape `(steps,)`)."""
+
+_TrainFn = Callable[[StateLeaves, Batch, StepLike], tuple[StateLeaves, StepMetrics]]
+_EvaluateFn = Callable[[StateLeaves, Batch, StepLike], tuple[Float[Array, ""], Metrics]]
 
 
-def make_state_holder(model: Any, optimizer: Any, key: PRNGKeyArray) -> AbstractStateHolder:
-    """The state holder of `model`'s framework, after checking the optimizer fits it."""
-    if is_nnx_module(model):
-        from ..frameworks._nnx import nnx_state_holder
-
-        return nnx_state_holder(model, optimizer, key)
-    if isinstance(model, eqx.Module):
-        if not isinstance(optimizer, optax.GradientTransformation):
-            raise TypeError(
-                "an Equinox model is trained with an optax.GradientTransformation, e.g. "
-                f"optax.adam(1e-4); got {type(optimizer).__name__}"
-            )
-        check_takes_key(model)
-        return ArrayStateHolder(TrainStep(_no_loss, optimizer).init(model, key=key), optimizer)
-    raise TypeError(
-        "a trainer takes a Flax nnx.Module (with an nnx.Optimizer) or an Equinox eqx.Module "
-        f"(with an optax.GradientTransformation); got {type(model).__name__}"
-    )
+_Function = TypeVar("_Function", _TrainFn, _EvaluateFn)
 
 
-def _no_loss(step: Any) -> Any:  # pragma: no cover - `init` never calls the loss
-    raise AssertionError("TrainStep.init does not evaluate the loss")
+class _CacheKey(NamedTuple):
+    """A compiled function's key: its kind, the `TrainStep` it runs (by identity: the
+    cache keeps that object alive, so its id is not reused) and whether it donates."""
+
+    kind: Kind
+    train_step: int
+    donate: bool
 
 
-def checked_step(step: object) -> int:
-    """`step` as a non-negative Python int, or a clear error."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step must be a Python or NumPy integer; got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0; got {step}")
-    return int(step)
-
-
-def refuse_tracers(batch: Any) -> None:
+def refuse_tracers(batch: Batch) -> None:
     """Steps run their own compiled function: a traced batch means a misuse under jit."""
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(batch)):
         raise TypeError(
@@ -76,41 +64,48 @@ def refuse_tracers(batch: Any) -> None:
         )
 
 
-def _describe_leaves(leaves: list[Any]) -> str:
+def _describe_leaves(leaves: StateLeaves) -> str:
     shown = ", ".join(f"{jnp.result_type(leaf)}{list(jnp.shape(leaf))}" for leaf in leaves[:6])
     more = f", ... ({len(leaves)} arrays)" if len(leaves) > 6 else ""
     return f"[{shown}{more}]"
 
 
-def _at_step(state: TrainState, step: Any) -> TrainState:
+def _at_step(state: TrainState, step: StepLike) -> TrainState:
     return dataclasses.replace(state, step=jnp.asarray(step, jnp.int32))
 
 
-class AbstractTrainer(abc.ABC, Generic[ModelT]):
-    """A model and its optimizer, trained in place by the functional core's `TrainStep`.
+@final
+class Engine:
+    """Runs `TrainStep`s on a training state that it holds between steps.
 
-    Holds what every trainer shares: the training state (for an NNX model, in the user's
-    own Variables), the step counter and the compiled steps, one per loss and input shape.
-    The step number is an argument of the compiled function, so it never recompiles.
-    Subclasses supply the loss (`VAETrainer`: the annealed ELBO; `LossFnTrainer`: any
-    `make_loss_fn(step)`) as a `TrainStep`.
+    The state lives where the model's framework keeps it: for a Flax NNX model in the
+    user's own `nnx.Variable`s (so the model and `nnx.Optimizer` passed in always hold
+    the trained state), for an Equinox model in the engine. Each `TrainStep` is compiled
+    once per kind (one step, fused steps, evaluation) and donation; the step number is an
+    argument of the compiled function, so a new step never recompiles. `VAETrainer` and
+    `LossFnTrainer` each own one and build the `TrainStep`s it runs; `Trainer.fit` runs
+    them on it.
 
     Args:
         model: an `nnx.Module` or an `eqx.Module`.
         optimizer: its `nnx.Optimizer`, or an optax optimizer for an Equinox model.
         key: the base PRNG key; defaults to `jax.random.key(0)`.
-        donate: donate the state's buffers to each step (see `VAETrainer`).
+        donate: donate the state's buffers to each step by default.
         nonfinite: what a step whose loss or gradients are not finite does: `"skip"`
             (leave the state as it was; the default), `"raise"` (the same, then raise
             `NonFiniteStepError`) or `"apply"` (apply the update anyway).
         mesh: train data-parallel over this mesh (see `distribute`).
         data_axis: the mesh axis that splits batches (for a mesh of several axes).
+
+    Raises:
+        TypeError: when the optimizer does not fit the model, or the model is neither an
+            NNX nor an Equinox module.
     """
 
     def __init__(
         self,
-        model: ModelT,
-        optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+        model: Model,
+        optimizer: OptimizerLike,
         *,
         key: PRNGKeyArray | None = None,
         donate: bool = False,
@@ -120,16 +115,76 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
     ) -> None:
         checked_choice("", "nonfinite", nonfinite, NONFINITE_CHOICES)
         key = jax.random.key(0) if key is None else key
-        self._holder: AbstractStateHolder = make_state_holder(model, optimizer, key)
-        self._donate = donate
-        self._nonfinite: NonFinite = nonfinite
+        self._holder = StateHolder(framework_of(model).bind(model, optimizer), key)
+        self.donate: bool = donate
+        """Whether steps donate the state's buffers unless told otherwise."""
+        self.nonfinite: NonFinite = nonfinite
+        """What a step with a non-finite loss or gradient does (see the arguments)."""
         self._step = 0
-        self._compiled: dict[tuple[Kind, Hashable, bool], _Compiled] = {}
+        self._train_fns: dict[_CacheKey, tuple[TrainStep, _TrainFn]] = {}
+        self._evaluate_fns: dict[_CacheKey, tuple[TrainStep, _EvaluateFn]] = {}
         self._parallel: DataParallel | None = None
         if mesh is not None:
             self.distribute(mesh, data_axis=data_axis)
 
-    # -- data parallelism ----------------------------------------------------------------
+    # -- the state ---------------------------------------------------------------------
+
+    @property
+    def optimizer(self) -> optax.GradientTransformation:
+        """The optax transformation a `TrainStep` applies to this engine's state (for an
+        `nnx.Optimizer`, its `tx` with the optimizer's step counter beside it)."""
+        return self._holder.optimizer
+
+    @property
+    def live_optimizer(self) -> OptimizerLike | None:
+        """The optimizer object passed in when it holds the state in place (an
+        `nnx.Optimizer`); None for an optax optimizer, whose state the engine holds."""
+        return self._holder.live_optimizer
+
+    @property
+    def model(self) -> Model:
+        """The model with the current parameters (for NNX, the object passed in)."""
+        return self._holder.model
+
+    @property
+    def step(self) -> int:
+        """The step the next training step runs when not told otherwise."""
+        return self._step
+
+    @property
+    def state(self) -> TrainState:
+        """The training state: parameters, optimizer state, step, key, skipped steps."""
+        return self._holder.state
+
+    @property
+    def key(self) -> PRNGKeyArray:
+        """The base PRNG key; step `s` draws its noise from `fold_in(key, s)`."""
+        return self._holder.state.key
+
+    def load_state(self, state: TrainState) -> None:
+        """Continue from `state`, e.g. one restored from a checkpoint, key included.
+
+        Raises:
+            ValueError: if its structure, shapes or dtypes differ from this engine's model
+                and optimizer.
+        """
+        leaves, treedef = jax.tree.flatten(state)
+        current = self._holder.read()
+        if treedef != self._holder.treedef or any(
+            jnp.shape(new) != jnp.shape(old) or jnp.result_type(new) != jnp.result_type(old)
+            for new, old in zip(leaves, current, strict=True)
+        ):
+            raise ValueError(
+                "the state does not match this trainer's model and optimizer (structure, "
+                f"shapes or dtypes differ): expected {_describe_leaves(current)}, "
+                f"got {_describe_leaves(leaves)}"
+            )
+        if self._parallel is not None:
+            leaves = self._parallel.replicate(leaves)
+        self._holder.write(leaves)
+        self._step = int(state.step)
+
+    # -- data parallelism --------------------------------------------------------------
 
     @property
     def mesh(self) -> Mesh | None:
@@ -151,131 +206,86 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         parallel = DataParallel(mesh, data_axis)
         self._holder.write(parallel.replicate(self._holder.read()))
         self._parallel = parallel
-        self._compiled.clear()
+        self._train_fns.clear()
+        self._evaluate_fns.clear()
 
-    # -- state -----------------------------------------------------------------------
+    # -- running steps -----------------------------------------------------------------
 
-    @property
-    def model(self) -> ModelT:
-        """The model with the current parameters (for NNX, the object you passed in)."""
-        model: ModelT = self._holder.model
-        return model
-
-    @property
-    def step(self) -> int:
-        """The step the next `train_step` runs when called without `step`."""
-        return self._step
-
-    @property
-    def key(self) -> PRNGKeyArray:
-        """The base PRNG key; step `s` draws its noise from `fold_in(key, s)`."""
-        return self.state.key
-
-    @property
-    def nonfinite(self) -> NonFinite:
-        """What a step with a non-finite loss or gradient does (see the constructor)."""
-        return self._nonfinite
-
-    @property
-    def state(self) -> TrainState:
-        """The training state: parameters, optimizer state, step, key, skipped steps."""
-        state: TrainState = jax.tree.unflatten(self._holder.treedef, self._holder.read())
-        return state
-
-    def load_state(self, state: TrainState) -> None:
-        """Continue from `state`, e.g. one restored from a checkpoint, key included.
-
-        Raises:
-            ValueError: if its structure, shapes or dtypes differ from this trainer's model
-                and optimizer.
-        """
-        leaves, treedef = jax.tree.flatten(state)
-        current = self._holder.read()
-        if treedef != self._holder.treedef or any(
-            jnp.shape(new) != jnp.shape(old) or jnp.result_type(new) != jnp.result_type(old)
-            for new, old in zip(leaves, current, strict=True)
-        ):
-            raise ValueError(
-                "the state does not match this trainer's model and optimizer (structure, "
-                f"shapes or dtypes differ): expected {_describe_leaves(current)}, "
-                f"got {_describe_leaves(leaves)}"
-            )
-        if self._parallel is not None:
-            leaves = self._parallel.replicate(leaves)
-        self._holder.write(leaves)
-        self._step = int(state.step)
-
-    # -- compiled steps --------------------------------------------------------------
-
-    @abc.abstractmethod
-    def _core_step(self, variant: Hashable) -> TrainStep:
-        """The core's `TrainStep` for a loss variant (e.g. a loss type), built on demand."""
-
-    def _resolve_step(self, step: StepLike | None) -> int:
+    def resolve_step(self, step: object | None) -> int:
+        """`step` checked, or this engine's counter when it is None."""
         return self._step if step is None else checked_step(step)
 
-    def _compile(self, kind: Kind, train_step: TrainStep, donate: bool) -> _Compiled:
-        treedef = self._holder.treedef
-
-        def one_step(leaves: list[Any], batch: Any, step: Any) -> tuple[list[Any], Metrics]:
-            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
-            state, metrics = train_step(state, batch)
-            return jax.tree.leaves(state), metrics
-
-        def many_steps(leaves: list[Any], batches: Any, step: Any) -> tuple[list[Any], Any]:
-            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
-            state, metrics = jax.lax.scan(train_step, state, batches)
-            return jax.tree.leaves(state), metrics
-
-        def evaluate(leaves: list[Any], batch: Any, step: Any) -> tuple[Any, Metrics]:
-            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
-            return train_step.evaluate(state, batch)
-
-        shardings: dict[str, Any] = {}
-        if self._parallel is not None:
-            replicated = self._parallel.replicated
-            data = self._parallel.batch_sharding(stacked=kind == "steps")
-            shardings = {
-                "in_shardings": (replicated, data, replicated),
-                "out_shardings": replicated,
-            }
-        if kind == "evaluate":
-            return jax.jit(evaluate, **shardings)
-        step_fn = one_step if kind == "step" else many_steps
-        return jax.jit(step_fn, donate_argnums=(0,) if donate else (), **shardings)
-
-    def _compiled_fn(self, kind: Kind, variant: Hashable, *, donate: bool = False) -> _Compiled:
-        cache_key = (kind, variant, donate and kind != "evaluate")
-        fn = self._compiled.get(cache_key)
-        if fn is None:
-            fn = self._compile(kind, self._core_step(variant), cache_key[2])
-            self._compiled[cache_key] = fn
-        return fn
-
-    def _run_steps(
+    def train(
         self,
-        variant: Hashable,
-        batch: Any,
-        step: int,
+        train_step: TrainStep,
+        batch: Batch,
+        *,
+        step: int | None = None,
+        donate: bool | None = None,
+    ) -> StepMetrics:
+        """Run `train_step` on `batch` at `step` (default: the counter) and keep the new
+        state; the counter becomes `step + 1`.
+
+        Returns:
+            The step's metrics, as JAX scalars: reading them waits for the step.
+
+        Raises:
+            NonFiniteStepError: after a skipped step, when `nonfinite="raise"`.
+        """
+        return self._run("step", train_step, batch, step, 1, donate)
+
+    def train_fused(
+        self,
+        train_step: TrainStep,
+        batches: Batch,
         count: int,
         *,
-        stacked: bool,
+        step: int | None = None,
         donate: bool | None = None,
-    ) -> dict[str, Array]:
-        """Run a compiled step (or `count` fused steps) and write the new state back.
+    ) -> StepMetrics:
+        """Run `train_step` on `count` batches stacked along a leading axis, in one
+        dispatch (`lax.scan`); equal to `count` calls of `train`.
 
-        Returns the metrics: scalars, or for fused steps arrays of shape `(count,)`.
+        Returns:
+            The metrics, each of shape `(count,)`.
         """
-        donate = self._donate if donate is None else donate
-        fn = self._compiled_fn("steps" if stacked else "step", variant, donate=donate)
+        return self._run("steps", train_step, batches, step, count, donate)
+
+    def evaluate(
+        self, train_step: TrainStep, batch: Batch, *, step: int | None = None
+    ) -> tuple[Float[Array, ""], Metrics]:
+        """`train_step.evaluate` on the current state at `step` (default: the counter):
+        `(loss, metrics)`, changing nothing."""
+        current = self._step if step is None else step
+        key = _CacheKey("evaluate", id(train_step), False)
+        cached = self._evaluate_fns.get(key)
+        if cached is None:
+            cached = (train_step, self._jit(self._evaluation(train_step), "evaluate", False))
+            self._evaluate_fns[key] = cached
+        fn = cached[1]
         if self._parallel is not None:
-            batch = self._parallel.place_batch(batch, stacked=stacked)
-        leaves, metrics = fn(self._holder.read(), batch, step)
+            batch = self._parallel.place_batch(batch, stacked=False)
+        loss, metrics = fn(self._holder.read(), batch, current)
+        return loss, metrics
+
+    def _run(
+        self,
+        kind: Kind,
+        train_step: TrainStep,
+        batch: Batch,
+        step: int | None,
+        count: int,
+        donate: bool | None,
+    ) -> StepMetrics:
+        current = self._step if step is None else step
+        fn = self._train_fn(kind, train_step, self.donate if donate is None else donate)
+        if self._parallel is not None:
+            batch = self._parallel.place_batch(batch, stacked=kind == "steps")
+        leaves, metrics = fn(self._holder.read(), batch, current)
         self._holder.write(leaves)
-        self._step = step + count
-        result: dict[str, Array] = metrics
-        if self._nonfinite == "raise":
-            found = first_skipped(metrics, step)
+        self._step = current + count
+        if self.nonfinite == "raise":
+            found = first_skipped(metrics, current)
             if found is not None:
                 bad_step, loss = found
                 raise NonFiniteStepError(
@@ -284,44 +294,68 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
                     "from before it",
                     steps=[bad_step],
                 )
-        return result
+        return metrics
 
-    def _run_evaluate(
-        self, variant: Hashable, batch: Any, step: int
-    ) -> tuple[Float[Array, ""], Metrics]:
-        fn = self._compiled_fn("evaluate", variant)
-        if self._parallel is not None:
-            batch = self._parallel.place_batch(batch, stacked=False)
-        loss, metrics = fn(self._holder.read(), batch, step)
-        return loss, metrics
+    def lower(
+        self, train_step: TrainStep, batch: Batch, *, donate: bool | None = None
+    ) -> jax.stages.Lowered:
+        """The compiled function of one step of `train_step`, the one `train` runs, lowered
+        for `batch`: `.compile().memory_analysis()` gives XLA's accounting of its memory."""
+        fn = self._train_fn("step", train_step, self.donate if donate is None else donate)
+        return cast(jax.stages.Wrapped, fn).lower(self._holder.read(), batch, self._step)
 
-    # -- what the training loop calls ---------------------------------------------------
+    def _train_fn(self, kind: Kind, train_step: TrainStep, donate: bool) -> _TrainFn:
+        key = _CacheKey(kind, id(train_step), donate)
+        cached = self._train_fns.get(key)
+        if cached is None:
+            cached = (train_step, self._jit(self._training(kind, train_step), kind, donate))
+            self._train_fns[key] = cached
+        return cached[1]
 
-    @abc.abstractmethod
-    def train_step(
-        self, batch: Batch, *, step: StepLike | None = None
-    ) -> tuple[Float[Array, ""], Metrics]:
-        """One optimisation step on `batch`: `(loss, metrics)`."""
+    def _training(self, kind: Kind, train_step: TrainStep) -> _TrainFn:
+        treedef = self._holder.treedef
 
-    @abc.abstractmethod
-    def train_steps(
-        self, batches: Batch, *, step: StepLike | None = None
-    ) -> tuple[Float[Array, " steps"], dict[str, Float[Array, " steps"]]]:
-        """K steps in one dispatch on batches stacked along a leading axis."""
+        def one_step(
+            leaves: StateLeaves, batch: Batch, step: StepLike
+        ) -> tuple[StateLeaves, Metrics]:
+            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
+            state, metrics = train_step(state, batch)
+            return jax.tree.leaves(state), metrics
 
-    @abc.abstractmethod
-    def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
-        """Validation metrics on `batch` at `step`, updating nothing."""
+        def many_steps(
+            leaves: StateLeaves, batches: Batch, step: StepLike
+        ) -> tuple[StateLeaves, StepMetrics]:
+            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
 
-    @abc.abstractmethod
-    def loop_steps(self, *, loss_type: Any = None, donate: bool = True) -> LoopSteps:
-        """The steps `Trainer.fit` runs, with its options bound.
+            def scanned(state: TrainState, batch: object) -> tuple[TrainState, Metrics]:
+                # scan slices the stacked batches: each slice is one batch.
+                return train_step(state, cast(Batch, batch))
 
-        Args:
-            loss_type: the reconstruction loss (for a `VAETrainer`; None for its default).
-            donate: donate the state's buffers to each step (the loop owns the state
-                between steps, so it does by default).
+            state, metrics = jax.lax.scan(scanned, state, batches)
+            return jax.tree.leaves(state), metrics
 
-        Raises:
-            TypeError: for an option this trainer does not take.
-        """
+        return one_step if kind == "step" else many_steps
+
+    def _evaluation(self, train_step: TrainStep) -> _EvaluateFn:
+        treedef = self._holder.treedef
+
+        def evaluate(
+            leaves: StateLeaves, batch: Batch, step: StepLike
+        ) -> tuple[Float[Array, ""], Metrics]:
+            state = _at_step(jax.tree.unflatten(treedef, leaves), step)
+            return train_step.evaluate(state, batch)
+
+        return evaluate
+
+    def _jit(self, function: _Function, kind: Kind, donate: bool) -> _Function:
+        """`function` compiled for this engine's placement, donating the state or not."""
+        if self._parallel is None:
+            return jax.jit(function, donate_argnums=(0,) if donate else ())
+        replicated = self._parallel.replicated
+        data = self._parallel.batch_sharding(stacked=kind == "steps")
+        return jax.jit(
+            function,
+            donate_argnums=(0,) if donate else (),
+            in_shardings=(replicated, data, replicated),
+            out_shardings=replicated,
+        )

@@ -1,34 +1,47 @@
 """`LossFnTrainer`: any `make_loss_fn(step)` trained with elbox's compiled steps."""
 
-from collections.abc import Hashable
-from typing import Any, final
+from typing import final
 
 import jax
-import optax
-from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, LossFnFactory, Metrics, ModelT, NonFinite, StepLike
+from .._custom_types import (
+    Batch,
+    LossFnFactory,
+    Metrics,
+    ModelT,
+    NonFinite,
+    OptimizerLike,
+    StepLike,
+)
 from ..core._train_step import TrainStep
-from ._engine import AbstractTrainer, refuse_tracers
+from ._abstract_trainer import AbstractTrainer
+from ._engine import Engine, refuse_tracers
 from ._loop_steps import LoopSteps
 
-_LOSS = "make_loss_fn"
 
-
-def _leading_size(batch: Any, what: str) -> int:
+def _leading_size(batch: Batch, what: str) -> int:
     leaves = jax.tree.leaves(batch)
     if not leaves or not all(hasattr(leaf, "shape") and leaf.ndim >= 1 for leaf in leaves):
         raise TypeError(f"{what} must be an array or a pytree of arrays with a leading axis")
     return int(leaves[0].shape[0])
 
 
+def checked_pytree(batch: Batch, leading_axes: int) -> Batch:
+    """A batch (`leading_axes=1`) or stacked batches (2) of any pytree of arrays, checked
+    to have a leading axis and not to be traced; returned as it is."""
+    refuse_tracers(batch)
+    _leading_size(batch, "a batch" if leading_axes == 1 else "stacked batches")
+    return batch
+
+
 @final
 class LossFnTrainer(AbstractTrainer[ModelT]):
     """Trains a model on the loss that `make_loss_fn(step)` returns.
 
-    A thin stateful shell over `TrainStep(make_loss_fn, ...)`, like `VAETrainer`.
+    A thin stateful shell over `TrainStep(make_loss_fn, ...)`, like `VAETrainer`: its
+    `engine` holds the state and runs the step.
     `make_loss_fn(step)` returns `loss_fn(model, batch) -> (loss, metrics)`, for example
     `lambda step: vae_trainer.create_loss_fn(step=step)`. It is called with a traced step
     inside the compiled step, so the step is compiled once however many steps run.
@@ -50,7 +63,7 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
     def __init__(
         self,
         model: ModelT,
-        optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+        optimizer: OptimizerLike,
         make_loss_fn: LossFnFactory,
         *,
         key: PRNGKeyArray | None = None,
@@ -64,7 +77,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
                 "make_loss_fn must be a callable step -> loss_fn(model, batch); "
                 f"got {type(make_loss_fn).__name__}"
             )
-        super().__init__(
+        self.make_loss_fn = make_loss_fn
+        self.engine = Engine(
             model,
             optimizer,
             key=key,
@@ -73,10 +87,12 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
             mesh=mesh,
             data_axis=data_axis,
         )
-        self.make_loss_fn = make_loss_fn
+        self._core = TrainStep(make_loss_fn, self.engine.optimizer, nonfinite=nonfinite)
 
-    def _core_step(self, variant: Hashable) -> TrainStep:
-        return TrainStep(self.make_loss_fn, self._holder.optimizer, nonfinite=self.nonfinite)
+    def as_train_step(self) -> TrainStep:
+        """The functional core's step that this trainer runs, for its `state`: the way to
+        run the same training under your own `jax.jit`, `lax.scan` or `jax.vmap`."""
+        return self._core
 
     def train_step(
         self, batch: Batch, *, step: StepLike | None = None
@@ -92,9 +108,8 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         Returns:
             The loss and the metrics `loss_fn` returned, as JAX scalars.
         """
-        refuse_tracers(batch)
-        _leading_size(batch, "a batch")
-        metrics = self._run_steps(_LOSS, batch, self._resolve_step(step), 1, stacked=False)
+        checked_pytree(batch, 1)
+        metrics = self.engine.train(self._core, batch, step=self.engine.resolve_step(step))
         return metrics["loss"], metrics
 
     def train_steps(
@@ -109,10 +124,13 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         Returns:
             The K losses and the metrics, each of shape `(K,)`.
         """
-        refuse_tracers(batches)
-        count = _leading_size(batches, "stacked batches")
-        current = self._resolve_step(step)
-        metrics = self._run_steps(_LOSS, batches, current, count, stacked=True)
+        checked_pytree(batches, 2)
+        metrics = self.engine.train_fused(
+            self._core,
+            batches,
+            _leading_size(batches, "stacked batches"),
+            step=self.engine.resolve_step(step),
+        )
         return metrics["loss"], metrics
 
     def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
@@ -125,26 +143,23 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         Returns:
             The metrics `loss_fn` returned, as JAX scalars.
         """
-        refuse_tracers(batch)
-        _, metrics = self._run_evaluate(_LOSS, batch, self._resolve_step(step))
+        checked_pytree(batch, 1)
+        step_number = self.engine.resolve_step(step)
+        _, metrics = self.engine.evaluate(self._core, batch, step=step_number)
         return metrics
 
-    def loop_steps(self, *, loss_type: Any = None, donate: bool = True) -> LoopSteps:
-        """The steps `Trainer.fit` runs, with `donate` bound.
+    def loop_steps(self, *, loss_type: object = None, donate: bool = True) -> LoopSteps:
+        """The engine and steps `Trainer.fit` runs, with `donate` bound.
 
         Raises:
             TypeError: for a `loss_type`: the loss is fixed by `make_loss_fn`.
         """
         if loss_type is not None:
             raise TypeError("loss_type applies to a VAETrainer; its loss is fixed by make_loss_fn")
-
-        def train_step(batch: Batch) -> Metrics:
-            refuse_tracers(batch)
-            return self._run_steps(_LOSS, batch, self._step, 1, stacked=False, donate=donate)
-
-        def train_steps(batches: Batch) -> dict[str, Array]:
-            refuse_tracers(batches)
-            count = _leading_size(batches, "stacked batches")
-            return self._run_steps(_LOSS, batches, self._step, count, stacked=True, donate=donate)
-
-        return LoopSteps(train_step=train_step, train_steps=train_steps, evaluate=self.evaluate)
+        return LoopSteps(
+            engine=self.engine,
+            train_step=self._core,
+            evaluation_step=self._core,
+            prepare=checked_pytree,
+            donate=donate,
+        )

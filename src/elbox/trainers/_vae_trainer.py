@@ -1,12 +1,9 @@
 """`VAETrainer`: the documented training API, for Flax NNX and Equinox models."""
 
-from collections.abc import Hashable
 from typing import Any, final
 
 import jax.numpy as jnp
 import numpy.typing as npt
-import optax
-from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
@@ -22,30 +19,31 @@ from .._custom_types import (
     NonFinite,
     ObjectiveName,
     ObjectiveOptions,
+    OptimizerLike,
     StepLike,
 )
+from .._dtypes import float_dtype
 from ..core._train_step import TrainStep
 from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ..objectives._from_name import checked_objective_options, objective_from_name
 from ..objectives._kl import apply_free_bits, kl_loss
 from ..objectives._objective import AbstractObjective, step_key
-from ..objectives._schedules import _float_dtype, schedule_from_config
-from ._engine import AbstractTrainer, refuse_tracers
+from ..objectives._schedules import schedule_from_config
+from ._abstract_trainer import AbstractTrainer
+from ._engine import Engine, refuse_tracers
 from ._loop_steps import LoopSteps
 
 LossType = LossName | AbstractReconstructionLoss
 """A reconstruction loss: the name of a built-in one (`"mse"`, `"bce"`, `"bce_logits"`,
 `"mae"`) or an instance of an `AbstractReconstructionLoss` subclass."""
 
-# The compiled-step variants of a VAETrainer: a loss type, for training and `compute_loss`,
-# or `(_EVALUATION, loss type)` for `evaluate`, whose objective also reports `neg_elbo`.
-_EVALUATION = "neg_elbo"
-
 # Step metrics that describe the step rather than the data: not validation metrics.
-_SCHEDULE_METRICS = ("kl_weight", "capacity")
+_SCHEDULE_METRICS = frozenset({"kl_weight", "capacity"})
 
 
-def _checked_data(batch: Batch, *, leading_axes: int) -> Array | npt.NDArray[Any]:
+def checked_data(batch: Batch, leading_axes: int) -> Array | npt.NDArray[Any]:
+    """The data array of a batch (`leading_axes=1`) or of stacked batches (2), checked:
+    floating point, with the leading axes, and not traced."""
     x = batch_data(batch)
     refuse_tracers(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -71,9 +69,9 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
     Each step is compiled once per loss type and batch shape; the step number is traced, so
     annealing never recompiles. The trainer is a thin stateful shell over the functional
-    core: it holds a `TrainState` and runs `TrainStep(self.objective(loss_type), ...)` on
-    it (see `elbox.TrainStep` to use the core directly, under your own `jax.jit`, `lax.scan`
-    or `jax.vmap`).
+    core: its `engine` holds a `TrainState` and runs `TrainStep(self.objective(loss_type),
+    ...)` on it (see `elbox.TrainStep` to use the core directly, under your own `jax.jit`,
+    `lax.scan` or `jax.vmap`).
 
     A step whose loss or gradients are not finite (a batch with a NaN, an overflow) is
     skipped by default: the parameters and optimizer state stay as they were, the step
@@ -133,7 +131,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
     def __init__(
         self,
         model: ModelT,
-        optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+        optimizer: OptimizerLike,
         config: VAETrainingConfig | None = None,
         *,
         key: PRNGKeyArray | None = None,
@@ -156,7 +154,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
             objective, objective_options
         )
         self.objective()  # the options' values are valid
-        super().__init__(
+        self.engine = Engine(
             model,
             optimizer,
             key=key,
@@ -165,12 +163,15 @@ class VAETrainer(AbstractTrainer[ModelT]):
             mesh=mesh,
             data_axis=data_axis,
         )
+        # The TrainSteps the engine runs, one per loss type and use (training or
+        # evaluation): the same object each time, so the engine compiles each once.
+        self._train_steps: dict[tuple[LossType, bool], TrainStep] = {}
 
     # -- the formulas of the documented API ----------------------------------------------
 
     def get_kl_weight(self, step: StepLike) -> Float[Array, ""]:
         """The KL weight at `step`, beta included; works with a traced step."""
-        return jnp.asarray(self.kl_schedule(step), dtype=_float_dtype())
+        return jnp.asarray(self.kl_schedule(step), dtype=float_dtype())
 
     def apply_free_bits(self, kl_per_dim: Float[Array, "*dims"]) -> Float[Array, "*dims"]:
         """`max(kl_per_dim, free_bits)`, or `kl_per_dim` unchanged when free bits are off."""
@@ -250,12 +251,14 @@ class VAETrainer(AbstractTrainer[ModelT]):
             A `TrainStep` with this trainer's objective, optimizer and `nonfinite`.
         """
         objective = self.objective(loss_type, report_neg_elbo=evaluation)
-        return TrainStep(objective, self._holder.optimizer, nonfinite=self.nonfinite)
+        return TrainStep(objective, self.engine.optimizer, nonfinite=self.nonfinite)
 
-    def _core_step(self, variant: Hashable) -> TrainStep:
-        if isinstance(variant, tuple):  # (_EVALUATION, loss type)
-            return self.as_train_step(variant[1], evaluation=True)
-        return self.as_train_step(variant)  # type: ignore[arg-type]  # a LossType
+    def _train_step_for(self, loss_type: LossType, evaluation: bool = False) -> TrainStep:
+        step = self._train_steps.get((loss_type, evaluation))
+        if step is None:
+            step = self.as_train_step(loss_type, evaluation=evaluation)
+            self._train_steps[(loss_type, evaluation)] = step
+        return step
 
     # -- compiled steps --------------------------------------------------------------
 
@@ -278,8 +281,9 @@ class VAETrainer(AbstractTrainer[ModelT]):
             `total_correlation` and `dimension_kl` for `"beta-tc"`), as JAX scalars:
             reading them waits for the step, calling does not.
         """
-        x = _checked_data(batch, leading_axes=1)
-        metrics = self._run_steps(loss_type, x, self._resolve_step(step), 1, stacked=False)
+        x = checked_data(batch, 1)
+        step_number = self.engine.resolve_step(step)
+        metrics = self.engine.train(self._train_step_for(loss_type), x, step=step_number)
         return metrics["loss"], metrics
 
     def train_steps(
@@ -300,9 +304,13 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Returns:
             The K losses and the metrics, each of shape `(K,)`.
         """
-        xs = _checked_data(batches, leading_axes=2)
-        current = self._resolve_step(step)
-        metrics = self._run_steps(loss_type, xs, current, int(xs.shape[0]), stacked=True)
+        xs = checked_data(batches, 2)
+        metrics = self.engine.train_fused(
+            self._train_step_for(loss_type),
+            xs,
+            int(xs.shape[0]),
+            step=self.engine.resolve_step(step),
+        )
         return metrics["loss"], metrics
 
     def compute_loss(
@@ -318,8 +326,9 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Returns:
             The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight`.
         """
-        x = _checked_data(batch, leading_axes=1)
-        return self._run_evaluate(loss_type, x, self._resolve_step(step))
+        x = checked_data(batch, 1)
+        step_number = self.engine.resolve_step(step)
+        return self.engine.evaluate(self._train_step_for(loss_type), x, step=step_number)
 
     def evaluate(
         self, batch: Batch, *, step: StepLike | None = None, loss_type: LossType = "mse"
@@ -338,37 +347,28 @@ class VAETrainer(AbstractTrainer[ModelT]):
             The metrics `loss`, `recon_loss`, `kl_loss`, `kl_weight` and `neg_elbo`, and
             the objective's own (as for `train_step`).
         """
-        x = _checked_data(batch, leading_axes=1)
-        _, metrics = self._run_evaluate((_EVALUATION, loss_type), x, self._resolve_step(step))
+        x = checked_data(batch, 1)
+        step_number = self.engine.resolve_step(step)
+        evaluation = self._train_step_for(loss_type, evaluation=True)
+        _, metrics = self.engine.evaluate(evaluation, x, step=step_number)
         return metrics
 
     def loop_steps(self, *, loss_type: LossType | None = None, donate: bool = True) -> LoopSteps:
-        """The steps `Trainer.fit` runs: `train_step`, `train_steps` and, for validation,
-        `evaluate` without `kl_weight` (and `capacity`), with `loss_type` (default
-        `"mse"`) and `donate`."""
+        """The engine and steps `Trainer.fit` runs: those of `train_step` and, for
+        validation, of `evaluate` without `kl_weight` (and `capacity`), with `loss_type`
+        (default `"mse"`) and `donate`."""
         chosen: LossType = "mse" if loss_type is None else loss_type
-
-        def train_step(batch: Batch) -> Metrics:
-            x = _checked_data(batch, leading_axes=1)
-            return self._run_steps(chosen, x, self._step, 1, stacked=False, donate=donate)
-
-        def train_steps(batches: Batch) -> dict[str, Array]:
-            xs = _checked_data(batches, leading_axes=2)
-            count = int(xs.shape[0])
-            return self._run_steps(chosen, xs, self._step, count, stacked=True, donate=donate)
-
-        def evaluate(batch: Batch) -> Metrics:
-            metrics = self.evaluate(batch, loss_type=chosen)
-            return {name: value for name, value in metrics.items() if name not in _SCHEDULE_METRICS}
-
         config = self.config.to_dict()
         if self.objective_name != "elbo":  # stored with checkpoints, compared on resume
             config["objective"] = self.objective_name
             config["objective_options"] = dict(self.objective_options)
         return LoopSteps(
-            train_step=train_step,
-            train_steps=train_steps,
-            evaluate=evaluate,
+            engine=self.engine,
+            train_step=self._train_step_for(chosen),
+            evaluation_step=self._train_step_for(chosen, evaluation=True),
+            prepare=checked_data,
+            donate=donate,
+            hidden_metrics=_SCHEDULE_METRICS,
             loss_type=chosen if isinstance(chosen, str) else None,
             config=config,
         )

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._build import training_config
 from .._errors import RunError
 from .._options import TrainOptions, check_options
-from .._run import Splits, load_splits, resolve_options, training_config
+from .._splits import Splits, load_splits
+from .._train import resolve_options
 from ._grid import GridError, parse_grid
 from ._measure import METRICS, measure
 from ._report import (

@@ -15,7 +15,7 @@ from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
 from .._options import TrainOptions
-from .._run import Splits
+from .._splits import Splits
 from ._spec import Measures
 
 COLLAPSE_METRICS = (

@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...trainers._vae_trainer import VAETrainer
+from .._build import build_vae, run_settings
 from .._options import TrainOptions
 from .._processes import Processes
-from .._run import Splits, batch_loader, build_vae, run_settings
+from .._splits import Splits, batch_loader
 
 
 @dataclasses.dataclass(frozen=True)

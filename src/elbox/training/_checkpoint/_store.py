@@ -15,8 +15,8 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
 from ..._sharding import is_primary_process, sync_processes
+from ..._validation import checked_step
 from ...core._train_state import TrainState
-from ...trainers._engine import checked_step
 from ._errors import CheckpointError, UnreadableError, quiet_orbax_logs, reason
 from ._layout import (
     FORMAT,
