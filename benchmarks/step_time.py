@@ -271,8 +271,8 @@ def _peak(analysis: Any) -> int:
 
 def _step_memory(trainer: VAETrainer[Any], *, donate: bool) -> int:
     """Device bytes one compiled step of a `VAETrainer` needs, by XLA's accounting."""
-    fn = trainer._compiled_fn("step", "mse", donate=donate)  # the trainer's own compiled step
-    lowered = fn.lower(trainer._holder.read(), _data(64, 1)[0], 0)  # type: ignore[attr-defined]  # a jax.jit function
+    steps = trainer.loop_steps(loss_type="mse")  # the trainer's own compiled step
+    lowered = steps.engine.lower(steps.train_step, _data(64, 1)[0], donate=donate)
     return _peak(lowered.compile().memory_analysis())
 
 

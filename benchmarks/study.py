@@ -25,9 +25,10 @@ from typing import Any
 
 import jax
 
+from elbox.cli._build import build_vae, run_settings
 from elbox.cli._options import TrainOptions
 from elbox.cli._processes import Processes
-from elbox.cli._run import Splits, batch_loader, build_vae, load_splits, run_settings
+from elbox.cli._splits import Splits, batch_loader, load_splits
 from elbox.cli._study._seeds import train_seeds
 
 OPTIONS = TrainOptions(
@@ -65,11 +66,12 @@ def sequential_trainers(options: TrainOptions, seeds: list[int], splits: Splits)
     """(a): the steps of `Trainer.fit`, a loop per seed."""
     last = None
     for trainer, seed in zip(_trainers(options, seeds, splits), seeds, strict=True):
-        train_step = trainer.loop_steps(loss_type=options.loss_type, donate=True).train_step
+        steps = trainer.loop_steps(loss_type=options.loss_type, donate=True)
+        engine, train_step = steps.engine, steps.train_step
         loader = _loader(options, splits, seed)
         for epoch in range(options.epochs):
             for batch in loader.for_epoch(epoch):
-                last = train_step(batch)
+                last = engine.train(train_step, steps.prepare(batch, 1), donate=True)
     jax.block_until_ready(last)
 
 

@@ -53,7 +53,8 @@ def public_identifier(identifier: str) -> str:
     """The public path of the object at `identifier`: private modules left out
     (`elbox._custom_types.StepLike` -> `elbox.StepLike`), when the public module exports
     the same object. Otherwise `identifier` itself."""
-    # A parameter of a callable, as griffe names it: `elbox._trainer.VAETrainer(model)`.
+    # A parameter of a callable, as griffe names it:
+    # `elbox.trainers._vae_trainer.VAETrainer(model)`.
     path, bracket, parameter = identifier.partition("(")
     if bracket:
         return public_identifier(path) + bracket + parameter
@@ -84,7 +85,7 @@ def public_identifier(identifier: str) -> str:
     if candidate is found:
         return ".".join(public_modules + attributes)
     # Defined in a private module of the package but exported by a public subpackage
-    # (`elbox._loop_steps.LoopSteps` is `elbox.training.LoopSteps`).
+    # (`elbox.trainers._loop_steps.LoopSteps` is `elbox.training.LoopSteps`).
     for module in PUBLIC_MODULES:
         exported = getattr(importlib.import_module(module), attributes[0], None)
         if exported is None:

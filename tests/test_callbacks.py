@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from flax import nnx
 
 from elbox import VAETrainingConfig, load_checkpoint
 from elbox.data import batches
@@ -215,6 +216,7 @@ def test_checkpoint_round_trip(framework: Framework, tmp_path: Path) -> None:
     if framework == "nnx":  # restored in place into the objects passed in
         assert loaded.model is model
         assert loaded.opt_state is optimizer
+        assert isinstance(optimizer, nnx.Optimizer)
         assert int(optimizer.step[...]) == 12
     best = load_checkpoint(tmp_path / "ckpt", model, optimizer, which="best")
     val_losses = history.epoch_metric("val_loss")

@@ -179,7 +179,7 @@ def test_a_fractional_ramp_is_refused() -> None:
 def test_the_signature_defaults_are_the_documented_constants() -> None:
     import inspect
 
-    from elbox._capacity import DEFAULT_C_MAX, DEFAULT_CAPACITY_STEPS, DEFAULT_GAMMA
+    from elbox.objectives._capacity import DEFAULT_C_MAX, DEFAULT_CAPACITY_STEPS, DEFAULT_GAMMA
 
     parameters = inspect.signature(CapacityObjective.__init__).parameters
     assert parameters["c_max"].default == DEFAULT_C_MAX == 25.0

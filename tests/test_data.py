@@ -178,7 +178,7 @@ def digits_data() -> Any:
 
 @pytest.fixture(scope="module")
 def sklearn_digits() -> Any:
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+    from sklearn.datasets import load_digits
 
     return load_digits()
 

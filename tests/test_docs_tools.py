@@ -15,17 +15,20 @@ def test_private_module_paths_become_public() -> None:
     )
     # Members follow their class.
     assert (
-        api_names.public_identifier("elbox._trainer.VAETrainer.train_step")
+        api_names.public_identifier("elbox.trainers._vae_trainer.VAETrainer.train_step")
         == "elbox.VAETrainer.train_step"
     )
     # Defined in a private module of elbox, exported by a public subpackage only.
-    assert api_names.public_identifier("elbox._loop_steps.LoopSteps") == "elbox.training.LoopSteps"
+    assert (
+        api_names.public_identifier("elbox.trainers._loop_steps.LoopSteps")
+        == "elbox.training.LoopSteps"
+    )
 
 
 def test_paths_without_a_public_home_are_kept() -> None:
     for identifier in [
-        "elbox._base_trainer.AbstractTrainer._compile",  # a private member
-        "elbox._base_trainer.make_state_holder",  # not exported
+        "elbox.trainers._engine.Engine._jit",  # a private member
+        "elbox.trainers._engine.refuse_tracers",  # not exported
         "elbox.VAETrainer",  # already public
         "jax.Array",  # not elbox
         "elbox._nothing.Here",  # no such module

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-import scipy.stats  # type: ignore[import-untyped]
-from sklearn import ensemble, metrics, svm  # type: ignore[import-untyped]
+import scipy.stats  # type: ignore[import-untyped]  # SciPy ships no type hints
+from sklearn import ensemble, metrics, svm
 
 from elbox.metrics import DCIScores, dci, mig, modularity, sap
 from elbox.metrics._utils import discrete_entropy, discrete_mutual_info, histogram_discretize

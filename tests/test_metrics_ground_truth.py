@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from sklearn import linear_model  # type: ignore[import-untyped]
+from sklearn import linear_model
 
 from elbox.data import ShapesGrid, draw_shapes
 from elbox.metrics import GroundTruthData, beta_vae_score, factor_vae_score

@@ -1,5 +1,6 @@
 """Your own data in Python: open_data's formats and checks, split_indices, indexed_batches."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,36 @@ def _save_png(path: Path, pixels: npt.NDArray[Any]) -> None:
 # -- formats ---------------------------------------------------------------------------------
 
 
-def test_npy_is_read_by_rows_without_loading_it(tmp_path: Path) -> None:
+def test_npy_is_read_by_rows_without_loading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     values = np.random.default_rng(0).normal(size=(40, 3, 5, 2)).astype(np.float32)
     np.save(tmp_path / "x.npy", values)
+    row_bytes = 3 * 5 * 2 * 4
+    header = (tmp_path / "x.npy").stat().st_size - values.nbytes
+    # Every read of the file's data, as (offset in rows, rows): the file is memory-mapped
+    # and read with positional reads only, so these are all the bytes that pass through.
+    reads: list[tuple[float, float]] = []
+    pread = os.pread
+
+    def recorded(fd: int, size: int, offset: int) -> bytes:
+        reads.append(((offset - header) / row_bytes, size / row_bytes))
+        return pread(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", recorded)
+    # The scan for NaN and the value range reads the file once, 16 rows at a time here.
+    monkeypatch.setattr("elbox.data._data_file._SCAN_BYTES", 16 * row_bytes)
     data = open_data(tmp_path / "x.npy")
+    assert reads == [(0, 16), (16, 16), (32, 8)]
+    reads.clear()
     assert (data.format, data.num_examples, data.example_shape) == ("npy", 40, (3, 5, 2))
     assert data.image_shape == (3, 5, 2)
     assert data.value_range == (float(values.min()), float(values.max()))
     assert not data.in_unit_interval
     rows = np.array([39, 0, 7, 8, 9, 3])  # unsorted, with a run of consecutive rows
     np.testing.assert_array_equal(data.take(rows), values[rows])
+    # Only the rows asked for were read: one read per run of consecutive rows.
+    assert sorted(reads) == [(0, 1), (3, 1), (7, 3), (39, 1)]
     assert data.take(np.array([], np.int64)).shape == (0, 3, 5, 2)
     with pytest.raises(IndexError, match=r"rows must lie in \[0, 40\)"):
         data.take(np.array([40]))

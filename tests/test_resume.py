@@ -28,6 +28,7 @@ def _uninterrupted(framework: Framework, tmp_path: Path) -> list[npt.NDArray[Any
     return params_of(trainer.engine.model)
 
 
+@pytest.mark.process  # a run killed with SIGKILL
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_sigkill_then_resume_equals_an_uninterrupted_run(
     framework: Framework, tmp_path: Path

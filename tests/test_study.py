@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from elbox.cli import main
+from elbox.cli._build import build_vae, run_settings
 from elbox.cli._options import TrainOptions
 from elbox.cli._processes import Processes
-from elbox.cli._run import Splits, batch_loader, build_vae, run_settings
+from elbox.cli._splits import Splits, batch_loader
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
 from elbox.cli._study._report import read_rows
 from elbox.cli._study._seeds import train_seeds

@@ -138,7 +138,9 @@ def test_wrong_optimizer_for_equinox_model() -> None:
 
 
 def test_unknown_model_type() -> None:
-    with pytest.raises(TypeError, match=r"takes a Flax nnx.Module .* got function"):
+    with pytest.raises(
+        TypeError, match=r"trains a Flax nnx\.Module or an Equinox eqx\.Module; got function"
+    ):
         VAETrainer(lambda x: x, optax.adam(1e-3))
 
 

@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, TypeVar
 import jax
 import numpy as np
 import numpy.typing as npt
-from jaxtyping import Array, ArrayLike, Float, Int, Shaped
+from jaxtyping import Array, ArrayLike, Float, Int, PyTree, Shaped
+
+if TYPE_CHECKING:
+    import optax
+    from flax import nnx
 
 KLAnnealing: TypeAlias = Literal["none", "linear", "sigmoid", "cyclical"]
 """The names of the built-in KL schedules, for `VAETrainingConfig.kl_annealing`."""
@@ -61,6 +65,23 @@ if TYPE_CHECKING:
 
     LossName: TypeAlias = Literal["mse", "bce", "bce_logits", "mae"]
     """The name of a built-in reconstruction loss."""
+
+    Params: TypeAlias = PyTree[Array]
+    """A model's trained parameters: for an Equinox model, the model with `None` in place
+    of its untrained parts; for a Flax NNX model, the `nnx.State` of its trained
+    Variables, holding plain arrays."""
+
+    ModelState: TypeAlias = PyTree[Array]
+    """A model's untrained arrays: an NNX model's RNG keys and counters and batch
+    statistics; an Equinox model's integer arrays, if any."""
+
+    OptState: TypeAlias = PyTree[Array]
+    """An optax optimizer's state (for an NNX model, the pair `(optax state, count)` of
+    its `nnx.Optimizer`)."""
+
+    OptimizerLike: TypeAlias = nnx.Optimizer[Any] | optax.GradientTransformation
+    """What a trainer takes as the optimizer: an `nnx.Optimizer` for a Flax NNX model, an
+    optax `GradientTransformation` for an Equinox one."""
 else:
     StepLike = Int[ArrayLike, ""]
     ScalarLike = Float[ArrayLike, ""] | Int[ArrayLike, ""]
@@ -68,6 +89,24 @@ else:
     RealNumber = float | int
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = str
+    # Pytrees of any structure (a static checker sees PyTree[...] as Any); the framework
+    # seam checks what a model and optimizer are, with messages that say what it takes.
+    Params = ModelState = OptState = PyTree
+    # Flax is not imported until an NNX model arrives, so run time cannot name its types.
+    OptimizerLike = object
+
+Model: TypeAlias = Any
+"""A VAE model: an `nnx.Module` or an `eqx.Module` (or, for the metrics, any object with
+`encode` and `decode`). Models are the user's own classes, so static checkers cannot know
+their methods; `framework_of` decides at run time how to split and call one."""
+
+StepMetrics: TypeAlias = dict[str, Array]
+"""The metrics of one step (scalars), or of K fused steps (each of shape `(K,)`), as an
+[`Engine`][elbox.training.Engine] returns them: JAX arrays, read when needed."""
+
+StateLeaves: TypeAlias = list[Array]
+"""A `TrainState` flattened: its arrays in `jax.tree.flatten` order, as the compiled steps
+of a stateful trainer take and return them."""
 
 ModelT = TypeVar("ModelT")
 """The type of the model a trainer trains: an `nnx.Module` or an `eqx.Module`."""

@@ -1,12 +1,15 @@
 """Data parallelism with JAX's own sharding: batches split over a mesh axis, state replicated."""
 
 from collections.abc import Sequence
-from typing import Any, final
+from typing import final
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, ArrayLike
+
+from ._custom_types import Batch, StateLeaves
 
 
 def data_parallel_mesh(
@@ -59,22 +62,25 @@ class DataParallel:
         """Split along the batch axis: axis 0, or axis 1 of stacked batches."""
         return self._stacked if stacked else self._batch
 
-    def replicate(self, leaves: list[Any]) -> list[Any]:
+    def replicate(self, leaves: StateLeaves) -> StateLeaves:
         """Copies of `leaves` on every device of the mesh (the same value in each process)."""
         return [self._replicate_one(leaf) for leaf in leaves]
 
-    def _replicate_one(self, leaf: Any) -> Any:
+    def _replicate_one(self, leaf: Array) -> Array:
         if isinstance(leaf, jax.Array) and leaf.sharding == self.replicated:
             return leaf
+        copy: Array
         if jax.process_count() == 1:
-            return jax.device_put(leaf, self.replicated)
-        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            copy = jax.device_put(leaf, self.replicated)
+        elif isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
             data = self._replicate_one(jax.random.key_data(leaf))
-            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
-        # Every process holds the whole value: it is its own process-local share.
-        return jax.make_array_from_process_local_data(self.replicated, np.asarray(leaf))
+            copy = jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+        else:
+            # Every process holds the whole value: it is its own process-local share.
+            copy = jax.make_array_from_process_local_data(self.replicated, np.asarray(leaf))
+        return copy
 
-    def place_batch(self, batch: Any, *, stacked: bool) -> Any:
+    def place_batch(self, batch: Batch, *, stacked: bool) -> Batch:
         """The global batch whose process-local share is `batch`, split over the mesh.
 
         Raises:
@@ -83,7 +89,7 @@ class DataParallel:
         sharding = self.batch_sharding(stacked=stacked)
         batch_axis = 1 if stacked else 0
 
-        def place(leaf: Any) -> Any:
+        def place(leaf: ArrayLike) -> ArrayLike:
             if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
                 return leaf
             local = int(np.shape(leaf)[batch_axis])
@@ -99,13 +105,19 @@ class DataParallel:
                     f"{self.num_shards} devices of mesh axis {self.axis!r}; use a batch size "
                     f"divisible by {self.num_shards}"
                 )
-            if jax.process_count() == 1:
+            placed: ArrayLike
+            if jax.process_count() > 1:
+                placed = jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+            elif isinstance(leaf, jax.Array):
                 # The compiled step's in_shardings split host data (in C++, cheaply); a JAX
                 # array already placed elsewhere must be moved explicitly.
-                return jax.device_put(leaf, sharding) if isinstance(leaf, jax.Array) else leaf
-            return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+                placed = jax.device_put(leaf, sharding)
+            else:
+                placed = leaf
+            return placed
 
-        return jax.tree.map(place, batch)
+        placed: Batch = jax.tree.map(place, batch)
+        return placed
 
     def __repr__(self) -> str:
         shape = dict(self.mesh.shape)

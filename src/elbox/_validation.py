@@ -51,3 +51,12 @@ def checked_real(owner: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise ValueError(f"{_label(owner, name)} must be a number; got {value!r}")
     return float(value)
+
+
+def checked_step(step: object) -> int:
+    """`step` as a non-negative Python int, or a clear error."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"step must be a Python or NumPy integer; got {type(step).__name__}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0; got {step}")
+    return int(step)

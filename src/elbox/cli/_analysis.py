@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .._custom_types import LossName
-from .._trainer import VAETrainer
 from ..metrics import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 from ..metrics import (
     active_units,
@@ -23,6 +22,7 @@ from ..metrics import (
     mutual_information,
     posterior_parameters,
 )
+from ..trainers._vae_trainer import VAETrainer
 
 LIKELIHOOD_SAMPLES = 1000
 """K of the log-likelihood bound that `elbox train` reports (Burda et al. use 5000)."""

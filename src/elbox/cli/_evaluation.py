@@ -1,8 +1,8 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
-gets the disentanglement scores.
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
+`dsprites`) also gets the disentanglement scores.
 """
 
 import dataclasses
@@ -11,10 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._analysis import ACTIVE_THRESHOLD, analyse
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from . import _disentanglement
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
+from ._ground_truth import has_factors
+from ._load_run import DataPlace, LoadedRun, load_run
 from ._options import TrainOptions
+from ._run_folder import holding
 
 GENERAL = ("neg_elbo", "log_likelihood", "active_units", "mutual_information")
 """The metrics of every run."""
@@ -23,13 +27,6 @@ METRIC_NAMES = GENERAL + SCORES
 """Everything `elbox eval --metrics` takes."""
 
 EVALUATION_FILE = "evaluation.json"
-
-LoadedRun = tuple[TrainOptions, Any, Any, int | None]
-
-
-def has_factors(options: TrainOptions) -> bool:
-    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset == "shapes_grid"
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -53,7 +50,7 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
         data = options.dataset if options.data is None else str(options.data)
         raise RunError(
             f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
-            f"which {data} has not; train on --dataset shapes_grid for them"
+            f"which {data} has not; train on --dataset shapes_grid or dsprites for them"
         )
     return list(dict.fromkeys(requested))
 
@@ -62,7 +59,7 @@ def evaluate(
     folder: Path, loaded: LoadedRun, names: Sequence[str], *, num_samples: int
 ) -> dict[str, Any]:
     """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
-    options, splits, vae, epoch = loaded
+    options, splits, vae, epoch = loaded.options, loaded.splits, loaded.vae, loaded.epoch
     assert options.loss_type is not None  # resolved when the run started
     if num_samples < 1:
         raise RunError(f"--num-samples must be >= 1; got {num_samples}")
@@ -80,9 +77,36 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
+
+
+def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
+    """The evaluation `elbox train` ends with, written to `evaluation.json`."""
+    options, vae = loaded.options, loaded.vae
+    assert options.loss_type is not None  # resolved when the run started
+    analysis = analyse(vae, loaded.splits.test, loss_type=options.loss_type)
+    (folder / EVALUATION_FILE).write_text(
+        json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
+    )
+    return analysis
+
+
+def evaluate_run(
+    folder: Path,
+    metrics: Sequence[str] | None = None,
+    *,
+    num_samples: int = 1000,
+    place: DataPlace | None = None,
+) -> dict[str, Any]:
+    """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
+    `folder` on its test split, also written to its `evaluation.json`; `place` says where
+    its standard data set is now."""
+    with holding(folder):
+        loaded = load_run(folder, place=place)
+        names = chosen_metrics(metrics, loaded.options)
+        return evaluate(folder, loaded, names, num_samples=num_samples)
 
 
 def table(record: dict[str, Any]) -> list[str]:

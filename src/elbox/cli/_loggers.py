@@ -2,17 +2,15 @@
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy.typing as npt
 
 from ..training import Callback, TensorBoardLogger, WandbLogger
 from ..training._experiment_logger import import_extra
 from ._errors import RunError
-
-if TYPE_CHECKING:
-    from ._options import TrainOptions
-    from ._run import Splits
+from ._options import TrainOptions
+from ._splits import Splits
 
 _PACKAGES = {"tensorboard": ("tensorboardX", "tensorboard"), "wandb": ("wandb", "wandb")}
 TENSORBOARD_FOLDER = "tensorboard"
@@ -29,7 +27,7 @@ def check_logger_packages(log: Sequence[str]) -> None:
 
 
 def experiment_loggers(
-    options: "TrainOptions", folder: Path, examples: npt.ArrayLike, splits: "Splits"
+    options: TrainOptions, folder: Path, examples: npt.ArrayLike, splits: Splits
 ) -> list[Callback]:
     """The loggers `--log` asks for, drawing `examples` (a few validation examples)."""
     images: dict[str, Any] = {

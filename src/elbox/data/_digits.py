@@ -86,8 +86,7 @@ def digits(*, test_fraction: float = 0.2, seed: int = 0) -> Digits:
         raise ValueError(f"test_fraction must be strictly between 0 and 1; got {test_fraction!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-    # scikit-learn ships no type information; load_digits returns a Bunch of arrays.
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
+    from sklearn.datasets import load_digits
 
     bunch = load_digits()
     images = (np.asarray(bunch.data, np.float32) / np.float32(16.0)).astype(np.float32)

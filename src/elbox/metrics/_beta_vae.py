@@ -118,8 +118,8 @@ def beta_vae_score(
             "nothing to classify; use a larger num_train"
         )
     # scikit-learn ships no type information.
-    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(random_state=random_state)
     with warnings.catch_warnings():

@@ -5,7 +5,7 @@ from beartype import beartype
 from jaxtyping import Array, Bool, Float, jaxtyped
 
 from .._custom_types import RealNumber
-from .._kl import gaussian_kl
+from ..objectives._kl import gaussian_kl
 
 ACTIVE_THRESHOLD = 0.01
 """Burda et al.'s (2016) threshold on the variance of a dimension's posterior mean."""

@@ -113,7 +113,7 @@ def dci(
     ):
         raise ValueError(f"random_state must be an int or None; got {random_state!r}")
     # scikit-learn ships no type information.
-    from sklearn.ensemble import GradientBoostingClassifier  # type: ignore[import-untyped]
+    from sklearn.ensemble import GradientBoostingClassifier
 
     def fit(k: int) -> tuple[npt.NDArray[Any], float, float]:
         model = GradientBoostingClassifier(random_state=random_state)

@@ -1,7 +1,7 @@
 """The importance-weighted lower bound of log p(x) (Burda et al., 2016)."""
 
 import math
-from typing import Any, Final
+from typing import Final
 
 import equinox as eqx
 import jax
@@ -9,11 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
+from .._custom_types import ModelState, Params
 from .._validation import checked_int
+from ..frameworks._model_def import AbstractModelDef
+from ..frameworks._seam import framework_of
+from ..likelihoods._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
 from ._batches import padded_batches
 from ._checks import checked_batch_size, checked_data
-from ._model import EncoderDecoder, check_model, encode, merge_model, split_model
+from ._model import EncoderDecoder, check_model, encode
 
 LIKELIHOODS: Final = {
     "mse": "Gaussian with mean decode(z) and variance 1/2",
@@ -110,12 +113,13 @@ def log_likelihood(
     data = checked_data(x, "log_likelihood")
     size = checked_batch_size(batch_size, data.shape[0])
     chunk = _chunk_size(samples, size)
-    static, arrays = split_model(model)
+    definition, params, model_state = framework_of(model).split(model)
     bounds = []
     for start, count, batch in padded_batches(data, size):
         bound = _bound(
-            static,
-            arrays,
+            definition,
+            params,
+            model_state,
             batch,
             jnp.asarray(start, jnp.int32),
             key,
@@ -146,8 +150,9 @@ def negative_log_likelihood(
 
 @eqx.filter_jit
 def _bound(
-    static: Any,
-    arrays: Any,
+    definition: AbstractModelDef,
+    params: Params,
+    model_state: ModelState,
     x: Float[Array, "batch *features"],
     start: Array,
     key: PRNGKeyArray,
@@ -156,7 +161,7 @@ def _bound(
     loss_type: str,
     chunk: int,
 ) -> Float[Array, " batch"]:
-    model = merge_model(static, arrays)
+    model = definition.merge(params, model_state)
     mean, logvar = encode(model, x)
     batch, latent = mean.shape
     std = jnp.exp(0.5 * logvar)

@@ -1,17 +1,18 @@
 """A VAE seen through `encode` and `decode`, compiled once per shape for NNX and Equinox alike.
 
-A model is passed to a compiled function as two parts: a static part (an NNX `GraphDef`,
-or `None` for an Equinox module or any other pytree) and its arrays. The function rebuilds
-the model inside the trace with `merge_model`, so NNX's Python graph walk runs once per
-compilation, and a later call with new arrays of the same shapes reuses the compiled code.
-Flax is imported only when the model is an NNX module.
+A model is passed to a compiled function split by the framework seam
+(`framework_of(model).split(model)`): a static definition and two pytrees of arrays. The
+function rebuilds the model inside the trace with `definition.merge`, so NNX's Python graph
+walk runs once per compilation, and a later call with new arrays of the same shapes reuses
+the compiled code.
 """
 
-import sys
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import jax
 from jaxtyping import Array
+
+from .._custom_types import Model
 
 ENCODE_DECODE = "`encode(x) -> (mean, logvar)` and `decode(z) -> output` methods, both on batches"
 
@@ -47,25 +48,7 @@ def check_model(model: object, function: str) -> None:
         )
 
 
-def split_model(model: object) -> tuple[Any, Any]:
-    """`(static, arrays)`: an NNX module's `GraphDef` and `State`, or `(None, model)`."""
-    nnx = sys.modules.get("flax.nnx")
-    if nnx is not None and isinstance(model, nnx.Module):
-        graphdef, state = nnx.split(model)
-        return graphdef, state
-    return None, model
-
-
-def merge_model(static: Any, arrays: Any) -> Any:
-    """The model that `split_model` took apart; call it inside the compiled function."""
-    if static is None:
-        return arrays
-    from flax import nnx
-
-    return nnx.merge(static, arrays)
-
-
-def encode(model: Any, x: Array) -> tuple[Array, Array]:
+def encode(model: Model, x: Array) -> tuple[Array, Array]:
     """`model.encode(x)`, checked to be two arrays of shape `(batch, latent)`."""
     out = model.encode(x)
     if not (isinstance(out, tuple | list) and len(out) == 2):

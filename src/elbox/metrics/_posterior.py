@@ -1,16 +1,17 @@
 """The posterior's parameters for a whole data set, encoded in compiled batches."""
 
-from typing import Any
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._custom_types import ModelState, Params
+from ..frameworks._model_def import AbstractModelDef
+from ..frameworks._seam import framework_of
 from ._batches import padded_batches
 from ._checks import checked_batch_size, checked_data
-from ._model import EncoderDecoder, check_model, encode, merge_model, split_model
+from ._model import EncoderDecoder, check_model, encode
 
 
 def posterior_parameters(
@@ -53,15 +54,17 @@ def posterior_parameters(
     check_model(model, "posterior_parameters")
     data = checked_data(x, "posterior_parameters")
     size = checked_batch_size(batch_size, data.shape[0])
-    static, arrays = split_model(model)
+    definition, params, model_state = framework_of(model).split(model)
     means, logvars = [], []
     for _, count, batch in padded_batches(data, size):
-        mean, logvar = _encode(static, arrays, batch)
+        mean, logvar = _encode(definition, params, model_state, batch)
         means.append(mean[:count])
         logvars.append(logvar[:count])
     return jnp.concatenate(means), jnp.concatenate(logvars)
 
 
 @eqx.filter_jit
-def _encode(static: Any, arrays: Any, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return encode(merge_model(static, arrays), x)
+def _encode(
+    definition: AbstractModelDef, params: Params, model_state: ModelState, x: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    return encode(definition.merge(params, model_state), x)

@@ -80,8 +80,8 @@ def score_matrix(
 ) -> npt.NDArray[np.float64]:
     """`S[i, k]`: the test accuracy of a linear SVM predicting factor k from latent i."""
     # scikit-learn ships no type information.
-    from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
-    from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
 
     scores = np.zeros((latents_train.shape[1], factors_train.shape[1]))
     for i in range(latents_train.shape[1]):

@@ -1,6 +1,7 @@
 """The training loop: Trainer.fit, callbacks, checkpoints."""
 
-from .._loop_steps import LoopSteps as LoopSteps
+from ..trainers._engine import Engine as Engine
+from ..trainers._loop_steps import LoopSteps as LoopSteps
 from ._callback import Callback as Callback
 from ._checkpoint import CheckpointError as CheckpointError
 from ._checkpoint import CheckpointStore as CheckpointStore
@@ -16,7 +17,6 @@ from ._model_checkpoint import CheckpointConfig as CheckpointConfig
 from ._model_checkpoint import ModelCheckpoint as ModelCheckpoint
 from ._progress_bar import ProgressBar as ProgressBar
 from ._progress_bar import TextStream as TextStream
-from ._protocols import Engine as Engine
 from ._protocols import TrainingLoop as TrainingLoop
 from ._tensorboard_logger import TensorBoardLogger as TensorBoardLogger
 from ._trainer import TrainData as TrainData

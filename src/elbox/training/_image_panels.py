@@ -7,7 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
-from flax import nnx
+
+from .._custom_types import Model
+from ..frameworks._seam import framework_of
 
 _BORDER: Final = 1
 
@@ -60,7 +62,7 @@ def tile(images: npt.NDArray[np.float64], columns: int) -> npt.NDArray[np.uint8]
     return np.round(grid * 255.0).astype(np.uint8)
 
 
-def _host_local(leaf: Any) -> Any:
+def _host_local(leaf: jax.Array) -> jax.Array:
     # With several processes a replicated parameter spans devices of other processes; its
     # local copy lets process 0 draw alone.
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
@@ -68,14 +70,11 @@ def _host_local(leaf: Any) -> Any:
     return leaf
 
 
-def local_model(model: Any) -> Any:
+def local_model(model: Model) -> Model:
     """The model with process-local copies of its (replicated) arrays."""
     if jax.process_count() == 1:
         return model
-    if isinstance(model, nnx.Module):
-        graphdef, state = nnx.split(model)
-        return nnx.merge(graphdef, jax.tree.map(_host_local, state))
-    return jax.tree.map(_host_local, model)
+    return framework_of(model).map_arrays(model, _host_local)
 
 
 @final

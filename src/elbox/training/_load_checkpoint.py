@@ -5,14 +5,10 @@ import os
 from pathlib import Path
 from typing import Any, Generic, Literal
 
-import jax
-import optax
-from flax import nnx
 from jaxtyping import PRNGKeyArray
 
-from .._base_trainer import make_state_holder
-from .._custom_types import ModelT
-from .._train_state import TrainState
+from .._custom_types import ModelT, OptimizerLike, OptState
+from ..trainers._engine import Engine
 from ._checkpoint import CheckpointError, CheckpointStore
 
 
@@ -32,7 +28,7 @@ class LoadedCheckpoint(Generic[ModelT]):
     """
 
     model: ModelT
-    opt_state: Any
+    opt_state: OptimizerLike | OptState
     step: int
     epoch: int | None
     key: PRNGKeyArray
@@ -42,7 +38,7 @@ class LoadedCheckpoint(Generic[ModelT]):
 def load_checkpoint(
     dirpath: str | os.PathLike[str],
     model: ModelT,
-    optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+    optimizer: OptimizerLike,
     which: Literal["best", "latest"] | int = "latest",
 ) -> LoadedCheckpoint[ModelT]:
     """Restore a checkpoint written by `ModelCheckpoint` into `model` and `optimizer`.
@@ -62,16 +58,16 @@ def load_checkpoint(
     folder = Path(dirpath)
     if not folder.is_dir():
         raise CheckpointError(f"no checkpoint folder at {folder}")
-    holder = make_state_holder(model, optimizer, jax.random.key(0))
-    like: TrainState = jax.tree.unflatten(holder.treedef, holder.read())
+    engine = Engine(model, optimizer)
     with CheckpointStore(folder) as store:
-        state, metadata, _ = store.restore(like, which=which)
-    holder.write(jax.tree.leaves(state))
-    restored_opt_state = optimizer if isinstance(optimizer, nnx.Optimizer) else state.opt_state
+        state, metadata, _ = store.restore(engine.state, which=which)
+    engine.load_state(state)
+    # An optimizer that holds its state in place (nnx.Optimizer) is the restored state.
+    live = engine.live_optimizer
     epoch = metadata.get("epoch")
     return LoadedCheckpoint(
-        model=holder.model,
-        opt_state=restored_opt_state,
+        model=engine.model,
+        opt_state=state.opt_state if live is None else live,
         step=int(state.step),
         epoch=None if epoch is None else int(epoch),
         key=state.key,

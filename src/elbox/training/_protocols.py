@@ -1,47 +1,10 @@
-"""The two faces of the training loop: what it drives (`Engine`) and what callbacks see
-(`TrainingLoop`). Both are protocols, so the loop, its callbacks and the trainers need not
-import one another."""
+"""What callbacks see of the training loop (`TrainingLoop`): a protocol, so that the loop
+and its callbacks need not import one another."""
 
 from typing import Any, Protocol, runtime_checkable
 
-from jax.sharding import Mesh
-
-from .._loop_steps import LoopSteps
-from .._train_state import TrainState
+from ..trainers._engine import Engine
 from ._history import History
-
-
-@runtime_checkable
-class Engine(Protocol):
-    """What `Trainer.fit` drives: a trainer holding a `TrainState`, such as `VAETrainer`
-    or `LossFnTrainer`."""
-
-    @property
-    def step(self) -> int:
-        """The step the next training step runs."""
-        ...
-
-    @property
-    def model(self) -> Any:
-        """The model with the current parameters."""
-        ...
-
-    @property
-    def state(self) -> TrainState:
-        """The training state, for checkpoints."""
-        ...
-
-    def load_state(self, state: TrainState) -> None:
-        """Continue from `state`."""
-        ...
-
-    def distribute(self, mesh: Mesh, *, data_axis: str | None = None) -> None:
-        """Train data-parallel over `mesh`."""
-        ...
-
-    def loop_steps(self, *, loss_type: Any = None, donate: bool = True) -> LoopSteps:
-        """The step functions the loop calls, with its options bound."""
-        ...
 
 
 @runtime_checkable
@@ -49,7 +12,7 @@ class TrainingLoop(Protocol):
     """What a callback sees of the loop that calls it (`Trainer` is one).
 
     Attributes:
-        engine: the trainer whose steps run.
+        engine: the `Engine` whose state the steps train (its `model`, `state`, `step`).
         history: the metrics recorded so far.
         epoch: the current epoch, from 0.
         epochs: the total number of epochs.

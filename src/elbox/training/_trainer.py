@@ -9,19 +9,26 @@ from typing import Any, final
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
 from .._batch import BATCH_KEYS, batch_data
-from .._custom_types import Batch, LossFnFactory, Metrics, NonFinite
-from .._loss_fn_trainer import LossFnTrainer
-from .._nonfinite import NonFiniteStepError
+from .._custom_types import (
+    Batch,
+    LossFnFactory,
+    Metrics,
+    Model,
+    NonFinite,
+    OptimizerLike,
+    StepMetrics,
+)
 from .._validation import checked_int
+from ..core._nonfinite import NonFiniteStepError
+from ..trainers._abstract_trainer import AbstractTrainer
+from ..trainers._engine import Engine
+from ..trainers._loss_fn_trainer import LossFnTrainer
 from ._callback import Callback
 from ._history import History
-from ._protocols import Engine
 
 TrainData = Iterable[Batch] | Callable[[int], Iterable[Batch]]
 """Batches: a re-iterable (list, `elbox.data.batches`, a grain or PyTorch loader yielding
@@ -67,13 +74,14 @@ def _leading_size(batch: Batch) -> int:
     return int(jnp.shape(batch_data(batch))[0])
 
 
-def _stack(batches: list[Batch]) -> Any:
-    def stack(*leaves: Any) -> Any:
+def _stack(batches: list[Batch]) -> Batch:
+    def stack(*leaves: Array | np.ndarray) -> Array | np.ndarray:
         if all(isinstance(leaf, np.ndarray) for leaf in leaves):
             return np.stack(leaves)
         return jnp.stack(leaves)
 
-    return jax.tree.map(stack, *batches)
+    stacked: Batch = jax.tree.map(stack, *batches)
+    return stacked
 
 
 def _to_host(metrics: Mapping[str, Array], count: int) -> list[dict[str, float]]:
@@ -147,7 +155,7 @@ class Trainer:
 
     def __init__(
         self,
-        trainer: Engine,
+        trainer: AbstractTrainer[Any],
         *,
         callbacks: Sequence[Callback] = (),
         loss_type: Any = None,
@@ -156,7 +164,7 @@ class Trainer:
         donate: bool = True,
         max_consecutive_skips: int = 10,
     ) -> None:
-        if not isinstance(trainer, Engine):
+        if not isinstance(trainer, AbstractTrainer):
             raise TypeError(
                 "Trainer drives an elbox VAETrainer (or LossFnTrainer); got "
                 f"{type(trainer).__name__}. For a model, an optimizer and a make_loss_fn "
@@ -171,10 +179,11 @@ class Trainer:
         self.max_consecutive_skips: int = checked_int(
             "", "max_consecutive_skips", max_consecutive_skips, 1
         )
-        self.engine: Engine = trainer
         if mesh is not None:
             trainer.distribute(mesh)
         self._steps = trainer.loop_steps(loss_type=loss_type, donate=donate)
+        self.engine: Engine = self._steps.engine
+        """The engine whose state the steps train: its `model`, `state` and `step`."""
         self.loss_type: Any = loss_type if loss_type is not None else self._steps.loss_type
         """The reconstruction loss of a `VAETrainer`'s steps; None for other trainers."""
         self.callbacks: list[Callback] = list(callbacks)
@@ -192,8 +201,8 @@ class Trainer:
     @classmethod
     def from_loss_fn(
         cls,
-        model: Any,
-        optimizer: nnx.Optimizer[Any] | optax.GradientTransformation,
+        model: Model,
+        optimizer: OptimizerLike,
         make_loss_fn: LossFnFactory,
         *,
         callbacks: Sequence[Callback] = (),
@@ -342,9 +351,16 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, batches: Iterator[Batch]) -> None:
         step_callbacks = [cb for cb in self.callbacks if _overrides(cb, "on_step_end")]
-        pending: deque[tuple[int, Metrics, int]] = deque()
+        pending: deque[tuple[int, StepMetrics, int]] = deque()
         fused = self.steps_per_dispatch
-        train_step, train_steps = self._steps.train_step, self._steps.train_steps
+        steps = self._steps
+        engine, train_step, prepare, donate = (
+            steps.engine,
+            steps.train_step,
+            steps.prepare,
+            steps.donate,
+        )
+        step = engine.step
 
         def drain(keep: int) -> None:
             while len(pending) > keep:
@@ -355,24 +371,31 @@ class Trainer:
                     for callback in step_callbacks:
                         callback.on_step_end(self, first + offset, values)
 
+        def one(batch: Batch) -> None:
+            nonlocal step
+            metrics = engine.train(train_step, prepare(batch, 1), step=step, donate=donate)
+            pending.append((step, metrics, 1))
+            step += 1
+
         chunk: list[Batch] = []
         for batch in batches:
-            first = self.engine.step
             if fused == 1:
-                pending.append((first, train_step(batch), 1))
+                one(batch)
             else:
                 chunk.append(batch)
                 if len(chunk) < fused:
                     continue
-                pending.append((first, train_steps(_stack(chunk)), fused))
+                stacked = prepare(_stack(chunk), 2)
+                metrics = engine.train_fused(train_step, stacked, fused, step=step, donate=donate)
+                pending.append((step, metrics, fused))
+                step += fused
                 chunk = []
             drain(_METRICS_LAG)
             if self.should_stop:
                 break
         if not self.should_stop:
             for batch in chunk:  # the epoch's last batches that do not fill a dispatch
-                first = self.engine.step
-                pending.append((first, train_step(batch), 1))
+                one(batch)
         drain(0)
 
     def _count_skips(self, step: int, values: Mapping[str, float]) -> None:
@@ -392,9 +415,14 @@ class Trainer:
             )
 
     def _validate(self, source: Callable[[int], Iterable[Batch]]) -> dict[str, float]:
+        steps = self._steps
         results: list[tuple[int, Metrics]] = []
         for batch in source(0):
-            results.append((_leading_size(batch), self._steps.evaluate(batch)))
+            _, metrics = steps.engine.evaluate(steps.evaluation_step, steps.prepare(batch, 1))
+            shown = {
+                name: value for name, value in metrics.items() if name not in steps.hidden_metrics
+            }
+            results.append((_leading_size(batch), shown))
         total = sum(size for size, _ in results)
         if total == 0:
             raise ValueError("val_data yielded no batches")

@@ -4,18 +4,18 @@
   log p(x) with K = 1000 samples, the active units and the mutual information I_q(x; z)
   (what `elbox train` reports, from `_analysis.analyse`);
 - `disentanglement`: the test negative ELBO and its parts, MIG, the FactorVAE and beta-VAE
-  scores and DCI disentanglement, on codes of fresh images of the shapes factor grid (see
+  scores and DCI disentanglement, on codes of images of the ground-truth data (see
   `_disentanglement`, whose `Budget` says where fewer points are drawn than in
   disentanglement_lib).
 """
 
 from typing import Any
 
-from ..._trainer import VAETrainer
+from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
 from .._options import TrainOptions
-from .._run import Splits
+from .._splits import Splits
 from ._spec import Measures
 
 COLLAPSE_METRICS = (

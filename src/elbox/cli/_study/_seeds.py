@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..._trainer import VAETrainer
+from ...trainers._vae_trainer import VAETrainer
+from .._build import build_vae, run_settings
 from .._options import TrainOptions
 from .._processes import Processes
-from .._run import Splits, batch_loader, build_vae, run_settings
+from .._splits import Splits, batch_loader
 
 
 @dataclasses.dataclass(frozen=True)

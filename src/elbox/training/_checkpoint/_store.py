@@ -14,9 +14,9 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
-from ..._base_trainer import checked_step
 from ..._sharding import is_primary_process, sync_processes
-from ..._train_state import TrainState
+from ..._validation import checked_step
+from ...core._train_state import TrainState
 from ._errors import CheckpointError, UnreadableError, quiet_orbax_logs, reason
 from ._layout import (
     FORMAT,

@@ -1,0 +1,1 @@
+"""Reconstruction terms: what `-log p(x | z)` each loss name stands for."""

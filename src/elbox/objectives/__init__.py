@@ -1,0 +1,1 @@
+"""Training objectives (ELBO, capacity, beta-TC), their KL terms and KL-weight schedules."""
