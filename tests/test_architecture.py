@@ -29,7 +29,12 @@ LAYERS: list[set[str]] = [
 ]
 # The only modules that import Flax (at run time; `_custom_types` names its types for
 # static checkers only, under `if TYPE_CHECKING`).
-FLAX_IMPORTERS = {"elbox.frameworks._nnx", "elbox.models.nnx", "elbox.cli._build"}
+FLAX_IMPORTERS = {
+    "elbox.frameworks._nnx",
+    "elbox.models.nnx",
+    "elbox.models._nnx_conv",
+    "elbox.cli._build",
+}
 
 
 def _module_name(path: Path) -> str:

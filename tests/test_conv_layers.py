@@ -59,11 +59,18 @@ def _loss_of_pair(pair: tuple[Any, jax.Array]) -> jax.Array:
     return _loss(*pair)
 
 
+# Compiled, as layers run in training: one compilation costs less than running the many
+# small operations of the sub-pixel forms one by one (each compiles on its first call).
+@eqx.filter_jit
+def _equinox_output_and_grads(layer: Any, x: jax.Array) -> tuple[jax.Array, Any]:
+    return layer(x), eqx.filter_grad(_loss_of_pair)((layer, x))
+
+
 def _assert_equinox_twins(mine: Any, theirs: Any, x: jax.Array) -> None:
     _assert_same(mine.weight, theirs.weight)
-    _assert_same(mine(x), theirs(x))
-    grad_mine, grad_x_mine = eqx.filter_grad(_loss_of_pair)((mine, x))
-    grad_theirs, grad_x_theirs = eqx.filter_grad(_loss_of_pair)((theirs, x))
+    out_mine, (grad_mine, grad_x_mine) = _equinox_output_and_grads(mine, x)
+    out_theirs, (grad_theirs, grad_x_theirs) = _equinox_output_and_grads(theirs, x)
+    _assert_same(out_mine, out_theirs)
     _assert_same(grad_mine.weight, grad_theirs.weight)
     _assert_same(grad_mine.bias, grad_theirs.bias)
     _assert_same(grad_x_mine, grad_x_theirs)
@@ -113,11 +120,16 @@ def test_equinox_batched_is_the_vmapped_call() -> None:
             _assert_same(layer.batched(x), jnp.transpose(vmapped, (0, 2, 3, 1)))
 
 
+@nnx.jit
+def _nnx_output_and_grads(layer: Any, x: jax.Array) -> tuple[jax.Array, Any]:
+    return layer(x), nnx.grad(_loss, argnums=(0, 1))(layer, x)
+
+
 def _assert_nnx_twins(mine: Any, theirs: Any, x: jax.Array) -> None:
     _assert_same(mine.kernel[...], theirs.kernel[...])
-    _assert_same(mine(x), theirs(x))
-    grad_mine, grad_x_mine = nnx.grad(_loss, argnums=(0, 1))(mine, x)
-    grad_theirs, grad_x_theirs = nnx.grad(_loss, argnums=(0, 1))(theirs, x)
+    out_mine, (grad_mine, grad_x_mine) = _nnx_output_and_grads(mine, x)
+    out_theirs, (grad_theirs, grad_x_theirs) = _nnx_output_and_grads(theirs, x)
+    _assert_same(out_mine, out_theirs)
     _assert_same(grad_mine["kernel"][...], grad_theirs["kernel"][...])
     _assert_same(grad_mine["bias"][...], grad_theirs["bias"][...])
     _assert_same(grad_x_mine, grad_x_theirs)
@@ -198,8 +210,6 @@ def test_nnx_layers_take_any_batch_axes_as_flax_s_do() -> None:
         ),
     ],
 )
-def test_options_only_the_frameworks_layers_compute_are_refused(
-    make: Any, message: str
-) -> None:
+def test_options_only_the_frameworks_layers_compute_are_refused(make: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
