@@ -34,6 +34,7 @@ time the GPU step (and PyTorch runs on CUDA where it can).
 """
 
 import argparse
+import functools
 import importlib
 import itertools
 import os
@@ -326,6 +327,114 @@ def pythae_step(torch: Any, network: str) -> Runner | None:
     return run
 
 
+# -- single layers -------------------------------------------------------------------------
+
+# name: (kind, input size, input channels, output channels, whether its input gradient is
+# needed: not for the first layer)
+LAYERS: dict[str, tuple[str, int, int, int, bool]] = {
+    "encoder conv 1 (64x64x1 -> 32)": ("conv", 64, 1, 32, False),
+    "encoder conv 2 (32x32x32 -> 32)": ("conv", 32, 32, 32, True),
+    "encoder conv 3 (16x16x32 -> 64)": ("conv", 16, 32, 64, True),
+    "encoder conv 4 (8x8x64 -> 64)": ("conv", 8, 64, 64, True),
+    "transposed 1 (4x4x64 -> 64)": ("transposed", 4, 64, 64, True),
+    "transposed 2 (8x8x64 -> 32)": ("transposed", 8, 64, 32, True),
+    "transposed 3 (16x16x32 -> 32)": ("transposed", 16, 32, 32, True),
+    "A: transposed 4 (32x32x32 -> 1)": ("transposed", 32, 32, 1, True),
+    "B: transposed 4 (32x32x32 -> 32)": ("transposed", 32, 32, 32, True),
+    "B: output conv 3x3 (64x64x32 -> 1)": ("output", 64, 32, 1, True),
+}
+
+
+def _output_size(kind: str, size: int) -> int:
+    return {"conv": size // 2, "transposed": 2 * size, "output": size}[kind]
+
+
+def _nnx_layer(kind: str, cin: int, cout: int, *, elbox_layers: bool) -> Any:
+    """Flax's or elbox's NNX layer as the reference models configure it."""
+    conv, transposed = (
+        (nnx_models.Conv, nnx_models.ConvTranspose)
+        if elbox_layers
+        else (nnx.Conv, nnx.ConvTranspose)
+    )
+    rngs = nnx.Rngs(0)
+    if kind == "conv":
+        return conv(cin, cout, (4, 4), (2, 2), padding=1, rngs=rngs)
+    if kind == "transposed":
+        return transposed(cin, cout, (4, 4), (2, 2), padding=2, transpose_kernel=True, rngs=rngs)
+    return conv(cin, cout, (3, 3), padding=1, rngs=rngs)
+
+
+def jax_layer(name: str, *, elbox_layers: bool) -> Runner:
+    """One layer and ReLU, forward and backward (to its parameters, and to its input where
+    a network needs that), on a batch of channels-last images, under `jax.jit`."""
+    kind, size, cin, cout, input_grad = LAYERS[name]
+    graphdef, params = nnx.split(_nnx_layer(kind, cin, cout, elbox_layers=elbox_layers))
+    out = _output_size(kind, size)
+    x = jax.random.normal(jax.random.key(1), (BATCH, size, size, cin))
+    cotangent = jax.random.normal(jax.random.key(2), (BATCH, out, out, cout))
+
+    def forward(params: Any, x: jax.Array) -> jax.Array:
+        return jax.nn.relu(nnx.merge(graphdef, params)(x))
+
+    def backward(params: Any, x: jax.Array, cotangent: jax.Array) -> Any:
+        if input_grad:
+            return jax.vjp(forward, params, x)[1](cotangent)
+        return jax.vjp(lambda p: forward(p, x), params)[1](cotangent)
+
+    compiled = jax.jit(backward)
+
+    def run(n: int) -> None:
+        grads = None
+        for _ in range(n):
+            grads = compiled(params, x, cotangent)
+        jax.block_until_ready(grads)
+
+    return run
+
+
+def torch_layer(torch: Any, name: str) -> Runner:
+    """The same layer and ReLU in PyTorch, forward and backward, NCHW."""
+    kind, size, cin, cout, input_grad = LAYERS[name]
+    nn = torch.nn
+    layer = {
+        "conv": lambda: nn.Conv2d(cin, cout, 4, 2, 1),
+        "transposed": lambda: nn.ConvTranspose2d(cin, cout, 4, 2, 1),
+        "output": lambda: nn.Conv2d(cin, cout, 3, 1, 1),
+    }[kind]().to(_torch_device(torch))
+    out = _output_size(kind, size)
+    x = torch.randn(BATCH, cin, size, size, requires_grad=input_grad)
+    cotangent = torch.randn(BATCH, cout, out, out)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            layer.zero_grad(set_to_none=True)
+            torch.relu(layer(x)).backward(cotangent)
+
+    return run
+
+
+def measure_layers(torch: Any, steps: int, rounds: int) -> None:
+    """Per layer: ms forward and backward in PyTorch, Flax's layers and elbox's."""
+    columns = {"Flax's layer": False, "elbox's layer": True}
+    print("\nSingle layers and ReLU, forward and backward, batch 64 (ms; ratio to PyTorch)\n")
+    head = ["PyTorch"] if torch is not None else []
+    print("| layer | " + " | ".join([*head, *columns]) + " |")
+    print("|---|" + "---:|" * (len(head) + len(columns)))
+    for name in LAYERS:
+        rows: dict[str, Callable[[], Runner | None]] = {}
+        if torch is not None:
+            rows["PyTorch"] = functools.partial(torch_layer, torch, name)
+        for column, elbox_layers in columns.items():
+            rows[column] = functools.partial(jax_layer, name, elbox_layers=elbox_layers)
+        results = measure(rows, steps, rounds)
+        baseline = results["PyTorch"][0] if torch is not None else None
+        cells = [
+            f"{ms:.1f}" + ("" if baseline is None else f" ({ms / baseline:.2f})")
+            for ms, _ in results.values()
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
 # -- measuring ----------------------------------------------------------------------------
 
 
@@ -391,7 +500,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per variant and round")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--torch-threads", type=int, default=2, help="PyTorch's threads")
-    parser.add_argument("--networks", default="A,B", help="which networks, comma-separated (A, B)")
+    parser.add_argument(
+        "--networks", default="A,B", help="which networks, comma-separated (A, B; none: '')"
+    )
+    parser.add_argument(
+        "--layers", action="store_true", help="also time each layer alone, against PyTorch's"
+    )
     args = parser.parse_args(argv)
     torch = _torch()
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s)")
@@ -405,8 +519,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.1f}; {args.steps} steps x {args.rounds} rounds, medians")
-    for network in args.networks.split(","):
+    for network in filter(None, args.networks.split(",")):
         print_table(network, measure(variants(network, torch), args.steps, args.rounds))
+    if args.layers:
+        measure_layers(torch, 2 * args.steps, args.rounds)
     if hasattr(os, "getloadavg"):
         print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 

@@ -5,7 +5,7 @@ function, and checkpoints written by models built on the frameworks' own layers 
 `ConvVAE`'s training in test_models.py: the same layers, and one compilation fewer.)"""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -133,6 +133,7 @@ def _on_framework_layers(model: Any) -> Any:
     """`model` (a `ConvVAE`) with its convolutions replaced by the framework's own layers
     holding other weights: the model as earlier releases built it."""
     if isinstance(model, nnx.Module):
+        model = cast(Any, model)  # a ConvVAE, whose layers mypy does not see through Module
         rngs = nnx.Rngs(7)
         for index, conv in enumerate(model.encoder_convs):
             inputs, outputs = conv.in_features, conv.out_features
