@@ -1,6 +1,19 @@
 """Time one training step of convolutional VAEs on 64x64 images, against PyTorch.
 
-    python benchmarks/conv_step.py [--steps 3] [--rounds 7] [--torch-threads 2]
+    python benchmarks/conv_step.py [--steps 3] [--rounds 7] [--torch-threads 2] [--layers]
+
+It runs without PyTorch (`nox -s bench -- conv_step` leaves PyTorch's rows out). For the
+side-by-side table, run it in one process with PyTorch and pythae: from a separate
+environment that has them, with elbox installed there too (never a dependency of elbox):
+
+    python3 -m venv /work/benchvenv
+    /work/benchvenv/bin/pip install torch==2.13.0   # the CPU wheel
+    /work/benchvenv/bin/pip install pythae --no-deps  # plus what it imports
+    /work/benchvenv/bin/pip install --no-deps .      # elbox, its dependencies installed
+    /work/benchvenv/bin/python benchmarks/conv_step.py --layers
+
+`--layers` adds a table of each layer of networks A and B alone (forward and backward):
+PyTorch's, Flax's and elbox's.
 
 Two networks, on 64x64x1 images, batches of 64, latent 10, the Bernoulli loss on logits
 (`loss_type="bce_logits"`, KL weight 1) and adam:
