@@ -46,7 +46,7 @@ def fixed_binarised(x: Float[Array, "batch *features"]) -> Float[Array, "batch *
     flat = x.reshape(x.shape[0], -1).astype(jnp.float32)
     bits = jax.lax.bitcast_convert_type(flat, jnp.uint32)
     positions = 2 * jnp.arange(flat.shape[1], dtype=jnp.uint32) + 1
-    hashes = jnp.sum(bits * (positions * jnp.uint32(_MIX)), axis=1, dtype=jnp.uint32)
+    hashes = jnp.sum(bits * (positions * jnp.uint32(_MIX))[None], axis=1, dtype=jnp.uint32)
     base = jax.random.key(_FIXED_SEED)
     keys = jax.vmap(lambda h: jax.random.fold_in(base, h))(hashes)
     uniform = jax.vmap(lambda k: jax.random.uniform(k, x.shape[1:], dtype=x.dtype))(keys)

@@ -1,6 +1,5 @@
 """The continuous Bernoulli (Loaiza-Ganem & Cunningham 2019): the density for data in [0, 1]."""
 
-import math
 from typing import Final, final
 
 import equinox as eqx
@@ -8,11 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._decoder_outputs import DecoderOutputs
-from ._bernoulli_terms import (
-    bernoulli_log_probs_of_logits,
-    bernoulli_log_probs_of_probs,
-    floored_log,
-)
+from ._bernoulli_terms import floored_log
 from ._blocks import checked_blocks
 from ._likelihood import AbstractLikelihood
 from ._reconstruction import sum_per_sample
@@ -22,25 +17,38 @@ from ._support import UNIT_INTERVAL, Support
 # mean are their Taylor series: the closed forms lose their precision there (0 / 0 at
 # exactly 1/2). Three terms leave an error below 1e-10.
 _TAYLOR_BELOW: Final = 0.2
-_LOG_2: Final = math.log(2.0)
 
 
-def log_normaliser(logits: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
-    """log C of the continuous Bernoulli with these logits.
+def continuous_bernoulli_log_probs(
+    x: Float[Array, "*shape"], logits: Float[Array, "*shape"]
+) -> Float[Array, "*shape"]:
+    """log p(x) of the continuous Bernoulli with these logits, value by value.
 
-    With `lam = sigmoid(eta)`, `C(lam) = 2 atanh(1 - 2 lam) / (1 - 2 lam)`
-    (Loaiza-Ganem & Cunningham 2019), which in the logit is `eta / tanh(eta / 2)`:
-    even, 2 at `eta = 0`, close to `|eta|` far from it. Near 0 the series
-    `log 2 + eta**2 / 12 - 7 eta**4 / 1440 + 31 eta**6 / 90720` is used, as the paper's
-    code uses a Taylor expansion near 1/2 (cunningham-lab/cb_and_cc, README.md,
-    `cont_bern_log_norm`).
+    With `lam = sigmoid(eta)` the density is `C(lam) lam**x (1 - lam)**(1 - x)`, with
+    `C(lam) = 2 atanh(1 - 2 lam) / (1 - 2 lam)` (Loaiza-Ganem & Cunningham 2019); in the
+    logit it is `eta exp(eta x) / (exp(eta) - 1)`, whose log is computed as
+
+        x eta - max(eta, 0) + log|eta| - log(1 - exp(-|eta|)),
+
+    the Bernoulli's `softplus` and the normaliser's `log(1 + exp(-|eta|))` cancelling:
+    fewer transcendental operations than the cross-entropy plus `log C`, and no
+    cancellation for any logit. Near `lam = 1/2` (`|eta| < 0.2`), where the closed form
+    is 0 / 0 at `eta = 0`, its Taylor series
+    `x eta - eta / 2 - eta**2 / 24 + eta**4 / 2880 - eta**6 / 181440` is used instead
+    (error below 1e-10), as the paper's code uses a Taylor expansion of `log C` near 1/2
+    (cunningham-lab/cb_and_cc, README.md, `cont_bern_log_norm`).
     """
-    small = jnp.abs(logits) < _TAYLOR_BELOW
-    # `where` evaluates both branches: keep the closed form's argument away from 0.
-    safe = jnp.where(small, _TAYLOR_BELOW, logits)
-    closed = jnp.log(safe / jnp.tanh(0.5 * safe))
+    magnitude = jnp.abs(logits)
+    small = magnitude < _TAYLOR_BELOW
+    # `where` evaluates both branches: keep the closed form's logs away from 0.
+    safe = jnp.where(small, _TAYLOR_BELOW, magnitude)
+    # log(1 - exp(-|eta|)) from one exponential, which its derivative reuses; accurate
+    # to a few float32 ulps from |eta| = 0.2 up.
+    closed = x * logits - jnp.maximum(logits, 0.0) + jnp.log(safe) - jnp.log1p(-jnp.exp(-safe))
     square = logits * logits
-    series = _LOG_2 + square * (1.0 / 12.0 + square * (-7.0 / 1440.0 + square * 31.0 / 90720.0))
+    series = x * logits - 0.5 * logits - square * (
+        1.0 / 24.0 - square * (1.0 / 2880.0 - square / 181440.0)
+    )
     return jnp.where(small, series, closed)
 
 
@@ -59,6 +67,12 @@ def continuous_bernoulli_mean(logits: Float[Array, "*shape"]) -> Float[Array, "*
     return jnp.where(small, series, closed)
 
 
+def _logits_of(probs: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+    """The logits of probabilities, each log bounded below by -100 (as `BCELoss` bounds
+    them), so that probabilities of exactly 0 and 1 give finite logits."""
+    return floored_log(probs) - floored_log(1.0 - probs)
+
+
 @final
 class ContinuousBernoulliLikelihood(AbstractLikelihood):
     """The continuous Bernoulli: a normalised density for data in [0, 1].
@@ -72,11 +86,12 @@ class ContinuousBernoulliLikelihood(AbstractLikelihood):
 
     so its negative log is the binary cross-entropy minus `log C(lam)`. This is what
     training with `bce_logits` on grey levels leaves out: `bce_logits` is not a density
-    of them, the continuous Bernoulli is. The log-normaliser is computed from the logit
-    `eta`, as `log(eta / tanh(eta / 2))`, with its Taylor series near `lam = 1/2` (the
-    paper's code does the same, cunningham-lab/cb_and_cc, `cont_bern_log_norm`): exact
-    and smooth at `lam = 1/2` and finite as `lam` goes to 0 or 1. With probabilities
-    (`logits=False`) each log is bounded below by -100, as in `BCELoss`.
+    of them, the continuous Bernoulli is. The log-density is computed from the logit
+    `eta` (see `continuous_bernoulli_log_probs`), with its Taylor series near
+    `lam = 1/2` (the paper's code does the same for `log C`, cunningham-lab/cb_and_cc,
+    `cont_bern_log_norm`): exact and smooth at `lam = 1/2` and finite as `lam` goes to 0
+    or 1. With probabilities (`logits=False`) they are turned into logits with each log
+    bounded below by -100, as in `BCELoss`.
 
     The decoder's output `lam` is not the mean of `x`: `mean` gives
     `lam / (2 lam - 1) + 1 / (2 atanh(1 - 2 lam))`, pulled towards 1/2, which is what
@@ -112,18 +127,11 @@ class ContinuousBernoulliLikelihood(AbstractLikelihood):
         self, x: Float[Array, "batch *features"], recon_x: Float[Array, "batch *outputs"]
     ) -> Float[Array, " batch"]:
         (parameter,) = checked_blocks("ContinuousBernoulliLikelihood", x, recon_x, 1)
-        if self.logits:
-            terms = bernoulli_log_probs_of_logits(x, parameter)
-            logits = parameter
-        else:
-            terms = bernoulli_log_probs_of_probs(x, parameter)
-            logits = floored_log(parameter) - floored_log(1.0 - parameter)
-        return sum_per_sample(terms + log_normaliser(logits))
+        logits = parameter if self.logits else _logits_of(parameter)
+        return sum_per_sample(continuous_bernoulli_log_probs(x, logits))
 
     def mean(self, recon_x: Float[Array, "batch *outputs"]) -> Float[Array, "batch *values"]:
-        if self.logits:
-            return continuous_bernoulli_mean(recon_x)
-        return continuous_bernoulli_mean(floored_log(recon_x) - floored_log(1.0 - recon_x))
+        return continuous_bernoulli_mean(recon_x if self.logits else _logits_of(recon_x))
 
     def observe(
         self, x: Float[Array, "batch *features"], *, key: PRNGKeyArray
