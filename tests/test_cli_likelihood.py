@@ -33,6 +33,12 @@ def test_data_in_the_unit_interval_gets_the_continuous_bernoulli() -> None:
     resolved = resolve_options(TrainOptions(), data=None)
     assert (resolved.likelihood, resolved.loss_type) == (DEFAULT_UNIT_LIKELIHOOD, None)
     assert DEFAULT_UNIT_LIKELIHOOD == "continuous_bernoulli"
+    # Binary images get the Bernoulli, the distribution of binary data.
+    for dataset in ("shapes", "shapes_grid", "binarized_mnist", "dsprites"):
+        binary = resolve_options(TrainOptions(dataset=dataset), data=None)
+        assert binary.likelihood == "bce_logits", dataset
+    sigmoid = TrainOptions(dataset="shapes", decoder_output="sigmoid")
+    assert resolve_options(sigmoid, data=None).likelihood == "bce"
     # A spec loss given by name stays one, as runs recorded before likelihoods have it.
     chosen = resolve_options(TrainOptions(loss_type="bce_logits"), data=None)
     assert (chosen.likelihood, chosen.loss_type) == (None, "bce_logits")

@@ -26,6 +26,7 @@ from ._custom_types import RealNumber as RealNumber
 from ._custom_types import ScalarLike as ScalarLike
 from ._custom_types import StateLeaves as StateLeaves
 from ._custom_types import StepLike as StepLike
+from ._custom_types import StepMetrics as StepMetrics
 from ._decoder_outputs import DecoderOutputs as DecoderOutputs
 from ._decoder_outputs import SharedScale as SharedScale
 from ._outputs import vae_outputs as vae_outputs

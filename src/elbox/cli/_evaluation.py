@@ -1,10 +1,11 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
-gets the disentanglement scores. The likelihood is named in both: the negative ELBO and the
-bound are those of a log-likelihood only when it is a normalised distribution of the data
-(otherwise they are labelled as losses, and `evaluation.json` has no `log_likelihood`).
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
+`dsprites`) also gets the disentanglement scores. The likelihood is named in both: the
+negative ELBO and the bound are those of a log-likelihood only when it is a normalised
+distribution of the data (otherwise they are labelled as losses, and `evaluation.json`
+has no `log_likelihood`).
 """
 
 import dataclasses
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
+from ._ground_truth import has_factors
 from ._likelihood import run_likelihood
-from ._load_run import LoadedRun, load_run
+from ._load_run import DataPlace, LoadedRun, load_run
 from ._options import TrainOptions, likelihood_name
 from ._run_folder import holding
 
@@ -28,11 +31,6 @@ METRIC_NAMES = GENERAL + SCORES
 """Everything `elbox eval --metrics` takes."""
 
 EVALUATION_FILE = "evaluation.json"
-
-
-def has_factors(options: TrainOptions) -> bool:
-    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset == "shapes_grid"
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -56,7 +54,7 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
         data = options.dataset if options.data is None else str(options.data)
         raise RunError(
             f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
-            f"which {data} has not; train on --dataset shapes_grid for them"
+            f"which {data} has not; train on --dataset shapes_grid or dsprites for them"
         )
     return list(dict.fromkeys(requested))
 
@@ -83,7 +81,7 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
 
@@ -104,12 +102,17 @@ def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
 
 
 def evaluate_run(
-    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+    folder: Path,
+    metrics: Sequence[str] | None = None,
+    *,
+    num_samples: int = 1000,
+    place: DataPlace | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
-    `folder` on its test split, also written to its `evaluation.json`."""
+    `folder` on its test split, also written to its `evaluation.json`; `place` says where
+    its standard data set is now."""
     with holding(folder):
-        loaded = load_run(folder)
+        loaded = load_run(folder, place=place)
         names = chosen_metrics(metrics, loaded.options)
         return evaluate(folder, loaded, names, num_samples=num_samples)
 

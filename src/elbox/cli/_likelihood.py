@@ -20,6 +20,11 @@ logits, one per value, as the spec's `bce_logits` does, and costs the same per s
 `bce_logits`, the default before, is a distribution of binary data only: on grey levels
 it is a cross-entropy, not a log-likelihood."""
 
+BINARY_DATASETS: Final = ("shapes", "shapes_grid", "binarized_mnist", "dsprites")
+"""The bundled and standard data sets of binary images, whose default is `bce_logits`
+(`bce` with a sigmoid decoder): a Bernoulli is the distribution of binary data, and its
+log-likelihood a log-probability, reported in bits per dimension too."""
+
 DEFAULT_OTHER_LOSS: Final = "mse"
 """The loss of data outside [0, 1] when none is chosen: the Gaussian of variance 1/2,
 whose log-density elbox reports with its constant."""
@@ -27,6 +32,17 @@ whose log-density elbox reports with its constant."""
 SUPPORT_CHECKED_EXAMPLES: Final = 10_000
 """How many training examples (the first ones) are checked to lie in the support of a
 chosen likelihood, so that the check's cost stays bounded on a large own data set."""
+
+
+def default_likelihood(options: TrainOptions, *, in_unit_interval: bool) -> dict[str, str]:
+    """The likelihood of a run that chose none, as the option it sets: `bce_logits` (`bce`
+    with a sigmoid decoder) for the binary data sets, `continuous_bernoulli` for other
+    data in [0, 1], the loss type `mse` for data beyond."""
+    if not in_unit_interval:
+        return {"loss_type": DEFAULT_OTHER_LOSS}
+    if options.data is None and options.dataset in BINARY_DATASETS:
+        return {"likelihood": "bce" if options.decoder_output == "sigmoid" else "bce_logits"}
+    return {"likelihood": DEFAULT_UNIT_LIKELIHOOD}
 
 
 def run_likelihood(options: TrainOptions) -> AbstractLikelihood:

@@ -28,12 +28,7 @@ from ..training import (
 from ._build import build_vae, run_settings, saved_settings
 from ._errors import RunError
 from ._evaluation import evaluate_at_end
-from ._likelihood import (
-    DEFAULT_OTHER_LOSS,
-    DEFAULT_UNIT_LIKELIHOOD,
-    check_likelihood_data,
-    run_likelihood,
-)
+from ._likelihood import check_likelihood_data, default_likelihood, run_likelihood
 from ._load_run import load_run
 from ._loggers import check_logger_packages, experiment_loggers
 from ._options import TrainOptions, check_options, default_output
@@ -49,18 +44,18 @@ from ._summary import print_summary
 
 def resolve_options(options: TrainOptions, data: DataFile | None) -> TrainOptions:
     """The options with what depends on the data filled in: the likelihood, when neither
-    `--likelihood` nor `--loss-type` chose one (`continuous_bernoulli` for data in [0, 1],
-    on probabilities with a sigmoid decoder; the loss type `mse` otherwise), and `--data`
-    as an absolute path."""
+    `--likelihood` nor `--loss-type` chose one (`default_likelihood`: `bce_logits` for the
+    binary data sets, `continuous_bernoulli` for other data in [0, 1], on probabilities
+    with a sigmoid decoder; the loss type `mse` otherwise), and `--data` as an absolute
+    path."""
     changes: dict[str, Any] = {}
     if options.loss_type is None and options.likelihood is None:
         in_unit = data is None or data.in_unit_interval
-        if in_unit:
-            changes["likelihood"] = DEFAULT_UNIT_LIKELIHOOD
-        else:
-            changes["loss_type"] = DEFAULT_OTHER_LOSS
+        changes.update(default_likelihood(options, in_unit_interval=in_unit))
     if options.data is not None:
         changes["data"] = options.data.absolute()
+    if options.data_dir is not None:
+        changes["data_dir"] = options.data_dir.expanduser().absolute()
     return dataclasses.replace(options, **changes)
 
 

@@ -46,8 +46,10 @@ def continuous_bernoulli_log_probs(
     # to a few float32 ulps from |eta| = 0.2 up.
     closed = x * logits - jnp.maximum(logits, 0.0) + jnp.log(safe) - jnp.log1p(-jnp.exp(-safe))
     square = logits * logits
-    series = x * logits - 0.5 * logits - square * (
-        1.0 / 24.0 - square * (1.0 / 2880.0 - square / 181440.0)
+    series = (
+        x * logits
+        - 0.5 * logits
+        - square * (1.0 / 24.0 - square * (1.0 / 2880.0 - square / 181440.0))
     )
     return jnp.where(small, series, closed)
 

@@ -14,7 +14,8 @@ matplotlib.use("Agg")  # files only: no display is needed or assumed
 import matplotlib.pyplot as plt  # after choosing the backend
 
 from ...likelihoods._by_name import likelihood_from_name
-from .._likelihood import DEFAULT_UNIT_LIKELIHOOD
+from .._likelihood import default_likelihood
+from .._options import TrainOptions
 from ._measure import DESCRIPTIONS
 from ._spec import Setting, StudySpec
 
@@ -125,7 +126,10 @@ def likelihoods_line(spec: StudySpec, settings: Sequence[Setting]) -> str:
     names = []
     for setting in settings:
         chosen = {**spec.base, **setting.options}
-        name = chosen.get("likelihood") or chosen.get("loss_type") or DEFAULT_UNIT_LIKELIHOOD
+        name = chosen.get("likelihood") or chosen.get("loss_type")
+        if name is None:  # the default of the study's data (bundled, in [0, 1])
+            default = default_likelihood(TrainOptions(**chosen), in_unit_interval=True)
+            name = default.get("likelihood", default.get("loss_type"))
         names.append(str(name))
     distinct = list(dict.fromkeys(names))
     if len(distinct) > 1:
