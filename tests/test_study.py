@@ -10,6 +10,7 @@ import pytest
 
 from elbox.cli import main
 from elbox.cli._build import build_vae, run_settings
+from elbox.cli._likelihood import run_likelihood
 from elbox.cli._options import TrainOptions
 from elbox.cli._processes import Processes
 from elbox.cli._splits import Splits, batch_loader
@@ -36,9 +37,17 @@ def _splits() -> Splits:
     return Splits(train=data[:64], validation=data[64:72], test=data[72:], image_shape=(3, 4, 1))
 
 
-@pytest.mark.parametrize("framework", ["equinox", "nnx"])
-def test_seeds_trained_together_equal_separate_runs(framework: str) -> None:
-    options = dataclasses.replace(TINY, framework=framework)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("framework", "likelihood"), [("equinox", None), ("nnx", None), ("nnx", "gaussian")]
+)
+def test_seeds_trained_together_equal_separate_runs(framework: str, likelihood: str | None) -> None:
+    # A learned global variance is a parameter of each seed's model, vmapped with the rest.
+    options = dataclasses.replace(
+        TINY,
+        framework=framework,  # type: ignore[arg-type]
+        loss_type=None if likelihood else TINY.loss_type,
+        likelihood=likelihood,  # type: ignore[arg-type]
+    )
     splits = _splits()
     trained = train_seeds(options, [0, 1, 2], splits)
     one = Processes(count=1, index=0, devices=1)
@@ -51,7 +60,7 @@ def test_seeds_trained_together_equal_separate_runs(framework: str) -> None:
             splits.image_shape,
             *run_settings(options, steps),
         )
-        Trainer(alone, loss_type="bce_logits").fit(loader, epochs=options.epochs)
+        Trainer(alone, loss_type=run_likelihood(options)).fit(loader, epochs=options.epochs)
         assert together.step == alone.step == steps
         for a, b in zip(params_of(together.model), params_of(alone.model), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

@@ -12,6 +12,7 @@ from jaxtyping import PRNGKeyArray
 from .._config import VAETrainingConfig
 from .._custom_types import Model, ObjectiveOptions, OptimizerLike
 from ..trainers._vae_trainer import VAETrainer
+from ._likelihood import run_likelihood
 from ._options import TrainOptions, decoder_output
 
 
@@ -44,6 +45,9 @@ def _reference_model(
     key = jax.random.key(options.seed)
     features = math.prod(image_shape)
     hidden, latent, output = options.hidden, options.latent, decoder_output(options)
+    # The decoder returns what the likelihood reads; a learned global or per-feature
+    # scale is a parameter of the model.
+    outputs = run_likelihood(options).decoder_outputs
     if options.framework == "nnx":
         from flax import nnx
 
@@ -53,11 +57,21 @@ def _reference_model(
         nnx_model: nnx.Module
         if options.model == "mlp":
             nnx_model = nnx_models.MLPVAE(
-                features, hidden=hidden, latent=latent, output=output, rngs=rngs
+                features,
+                hidden=hidden,
+                latent=latent,
+                output=output,
+                decoder_outputs=outputs,
+                rngs=rngs,
             )
         else:
             nnx_model = nnx_models.ConvVAE(
-                image_shape, hidden=hidden, latent=latent, output=output, rngs=rngs
+                image_shape,
+                hidden=hidden,
+                latent=latent,
+                output=output,
+                decoder_outputs=outputs,
+                rngs=rngs,
             )
         return nnx_model, nnx.Optimizer(nnx_model, tx, wrt=nnx.Param), key
     from ..models import equinox as eqx_models
@@ -66,11 +80,21 @@ def _reference_model(
     model: eqx.Module
     if options.model == "mlp":
         model = eqx_models.MLPVAE(
-            features, hidden=hidden, latent=latent, output=output, key=init_key
+            features,
+            hidden=hidden,
+            latent=latent,
+            output=output,
+            decoder_outputs=outputs,
+            key=init_key,
         )
     else:
         model = eqx_models.ConvVAE(
-            image_shape, hidden=hidden, latent=latent, output=output, key=init_key
+            image_shape,
+            hidden=hidden,
+            latent=latent,
+            output=output,
+            decoder_outputs=outputs,
+            key=init_key,
         )
     return model, tx, key
 

@@ -2,7 +2,10 @@
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
 mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
-`dsprites`) also gets the disentanglement scores.
+`dsprites`) also gets the disentanglement scores. The likelihood is named in both: the
+negative ELBO and the bound are those of a log-likelihood only when it is a normalised
+distribution of the data (otherwise they are labelled as losses, and `evaluation.json`
+has no `log_likelihood`).
 """
 
 import dataclasses
@@ -16,8 +19,9 @@ from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
 from ._ground_truth import has_factors
+from ._likelihood import run_likelihood
 from ._load_run import DataPlace, LoadedRun, load_run
-from ._options import TrainOptions
+from ._options import TrainOptions, likelihood_name
 from ._run_folder import holding
 
 GENERAL = ("neg_elbo", "log_likelihood", "active_units", "mutual_information")
@@ -60,13 +64,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
     options, splits, vae, epoch = loaded.options, loaded.splits, loaded.vae, loaded.epoch
-    assert options.loss_type is not None  # resolved when the run started
     if num_samples < 1:
         raise RunError(f"--num-samples must be >= 1; got {num_samples}")
     analysis = analyse(
         vae,
         splits.test,
-        loss_type=options.loss_type,
+        likelihood=run_likelihood(options),
+        name=str(likelihood_name(options)),
         num_samples=num_samples if "log_likelihood" in names else 0,
     )
     record: dict[str, Any] = {
@@ -85,8 +89,12 @@ def evaluate(
 def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
     """The evaluation `elbox train` ends with, written to `evaluation.json`."""
     options, vae = loaded.options, loaded.vae
-    assert options.loss_type is not None  # resolved when the run started
-    analysis = analyse(vae, loaded.splits.test, loss_type=options.loss_type)
+    analysis = analyse(
+        vae,
+        loaded.splits.test,
+        likelihood=run_likelihood(options),
+        name=str(likelihood_name(options)),
+    )
     (folder / EVALUATION_FILE).write_text(
         json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
     )
@@ -109,28 +117,45 @@ def evaluate_run(
         return evaluate(folder, loaded, names, num_samples=num_samples)
 
 
+def likelihood_line(likelihood: dict[str, Any]) -> str:
+    """The line that names a run's likelihood, and says when it is no distribution of the
+    data (so that its numbers are losses, not log-likelihoods)."""
+    line = f"likelihood: {likelihood['name']} ({likelihood['distribution']})"
+    if likelihood["normalised"]:
+        return line
+    return (
+        f"{line}: not a distribution of this data (it is one of {likelihood['support']}), "
+        "so the numbers below are losses, not log-likelihoods"
+    )
+
+
 def table(record: dict[str, Any]) -> list[str]:
-    """The evaluation as the lines `elbox eval` prints."""
+    """The evaluation as the lines `elbox eval` prints: the likelihood, then a table."""
     names = record["metrics"]
+    likelihood = record["likelihood"]
+    normalised = likelihood["normalised"]
     rows: list[tuple[str, str, str]] = []
     if "neg_elbo" in names:
         rows.append(
             (
-                "test negative ELBO",
+                "test negative ELBO" if normalised else "test loss",
                 f"{record['neg_elbo']:.2f}",
                 f"nats per example (reconstruction {record['recon_loss']:.2f} + "
                 f"KL {record['kl']:.2f})",
             )
         )
     if "log_likelihood" in names:
+        bound = record["log_likelihood"] if normalised else record["loss_bound"]
         rows.append(
             (
-                "log-likelihood bound",
-                f"{record['log_likelihood']:.2f}",
+                "log-likelihood bound" if normalised else "importance-weighted loss",
+                f"{bound:.2f}",
                 f"nats per example (importance-weighted, K={record['num_samples']}, "
                 f"{record['bound_examples']} examples)",
             )
         )
+        if record.get("bits_per_dim") is not None:
+            rows.append(("bits per dimension", f"{record['bits_per_dim']:.3f}", "the bound"))
     if "active_units" in names:
         rows.append(
             (
@@ -145,4 +170,5 @@ def table(record: dict[str, Any]) -> list[str]:
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
     width = max(len(name) for name, _, _ in rows)
     number = max(len(value) for _, value, _ in rows)
-    return [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]
+    lines = [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]
+    return [f"  {likelihood_line(likelihood)}", *lines]

@@ -34,6 +34,27 @@ STANDARD_DATASETS: tuple[str, ...] = (
 )
 """The data sets read from their published files (see `elbox.data`), not bundled."""
 DecoderOutput = Literal["logits", "sigmoid"]
+LikelihoodChoice = Literal[
+    "mse",
+    "bce",
+    "bce_logits",
+    "mae",
+    "bernoulli",
+    "continuous_bernoulli",
+    "gaussian",
+    "gaussian_per_feature",
+    "gaussian_decoder",
+    "laplace",
+    "laplace_per_feature",
+    "laplace_decoder",
+    "discretised_logistic",
+    "discretised_logistic_mixture",
+]
+"""The names of `elbox.likelihood_from_name`, as `--likelihood` takes them."""
+
+# The likelihoods whose decoder may return probabilities (a sigmoid output): one value per
+# data value, read as a probability or a location.
+_SIGMOID_LIKELIHOODS = ("mse", "bce", "mae", "bernoulli", "continuous_bernoulli")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +100,10 @@ class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
     gamma: float = 1000.0
     """--objective capacity: the weight of |KL - C|."""
     loss_type: Literal["mse", "bce", "bce_logits", "mae"] | None = None
-    """The reconstruction loss (default: bce_logits for data in [0, 1], mse otherwise)."""
+    """The reconstruction loss, one of the spec's four (or give --likelihood)."""
+    likelihood: LikelihoodChoice | None = None
+    """The likelihood p(x|z), --loss-type's names among them (default:
+    continuous_bernoulli, a density, for data in [0, 1]; mse otherwise)."""
     decoder_output: DecoderOutput | None = None
     """logits or sigmoid (default: sigmoid for bce, logits otherwise)."""
     latent: int = 16
@@ -261,16 +285,31 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
         problems.append(f"--capacity-steps must be >= 1; got {options.capacity_steps}")
     if not options.learning_rate > 0:
         problems.append(f"--learning-rate must be > 0; got {options.learning_rate}")
-    if options.loss_type == "bce" and options.decoder_output == "logits":
+    if options.loss_type is not None and options.likelihood not in (None, options.loss_type):
         problems.append(
-            "--loss-type bce takes probabilities in [0, 1], but --decoder-output logits "
-            "produces unbounded values: use --loss-type bce_logits (recommended) or "
+            f"--loss-type {options.loss_type} and --likelihood {options.likelihood} both "
+            "choose the likelihood: give one (--likelihood takes every name --loss-type does)"
+        )
+    chosen = likelihood_name(options)
+    flag = "--loss-type" if options.likelihood is None else "--likelihood"
+    if chosen == "bce" and options.decoder_output == "logits":
+        problems.append(
+            f"{flag} bce takes probabilities in [0, 1], but --decoder-output logits "
+            f"produces unbounded values: use {flag} bce_logits (recommended) or "
             "--decoder-output sigmoid"
         )
-    if options.loss_type == "bce_logits" and options.decoder_output == "sigmoid":
+    if chosen == "bce_logits" and options.decoder_output == "sigmoid":
         problems.append(
-            "--loss-type bce_logits takes logits, but --decoder-output sigmoid produces "
-            "probabilities: use --decoder-output logits, or --loss-type bce"
+            f"{flag} bce_logits takes logits, but --decoder-output sigmoid produces "
+            f"probabilities: use --decoder-output logits, or {flag} bce"
+        )
+    if (
+        chosen not in (None, *_SIGMOID_LIKELIHOODS, "bce_logits")
+        and options.decoder_output == "sigmoid"
+    ):
+        problems.append(
+            f"--likelihood {chosen} reads a scale or mixture weights from the decoder, which "
+            "--decoder-output sigmoid would squash into (0, 1): use --decoder-output logits"
         )
     if options.resume and options.overwrite:
         problems.append("--resume continues a run and --overwrite replaces it: choose one")
@@ -279,11 +318,17 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
     return problems
 
 
+def likelihood_name(options: TrainOptions) -> str | None:
+    """The likelihood's name: `--likelihood`, else `--loss-type` (None before the run's
+    options are resolved, when neither was given)."""
+    return options.likelihood if options.likelihood is not None else options.loss_type
+
+
 def decoder_output(options: TrainOptions) -> DecoderOutput:
-    """The decoder's output kind: as asked, or what the loss type expects."""
+    """The decoder's output kind: as asked, or what the likelihood expects."""
     if options.decoder_output is not None:
         return options.decoder_output
-    return "sigmoid" if options.loss_type == "bce" else "logits"
+    return "sigmoid" if likelihood_name(options) == "bce" else "logits"
 
 
 def data_name(options: TrainOptions) -> str:

@@ -28,6 +28,7 @@ from ..training import (
 from ._build import build_vae, run_settings, saved_settings
 from ._errors import RunError
 from ._evaluation import evaluate_at_end
+from ._likelihood import check_likelihood_data, default_likelihood, run_likelihood
 from ._load_run import load_run
 from ._loggers import check_logger_packages, experiment_loggers
 from ._options import TrainOptions, check_options, default_output
@@ -42,14 +43,15 @@ from ._summary import print_summary
 
 
 def resolve_options(options: TrainOptions, data: DataFile | None) -> TrainOptions:
-    """The options with what depends on the data filled in: the loss type (bce_logits for
-    data in [0, 1], bce with a sigmoid decoder, mse otherwise) and `--data` as an absolute
+    """The options with what depends on the data filled in: the likelihood, when neither
+    `--likelihood` nor `--loss-type` chose one (`default_likelihood`: `bce_logits` for the
+    binary data sets, `continuous_bernoulli` for other data in [0, 1], on probabilities
+    with a sigmoid decoder; the loss type `mse` otherwise), and `--data` as an absolute
     path."""
     changes: dict[str, Any] = {}
-    if options.loss_type is None:
+    if options.loss_type is None and options.likelihood is None:
         in_unit = data is None or data.in_unit_interval
-        sigmoid = options.decoder_output == "sigmoid"
-        changes["loss_type"] = ("bce" if sigmoid else "bce_logits") if in_unit else "mse"
+        changes.update(default_likelihood(options, in_unit_interval=in_unit))
     if options.data is not None:
         changes["data"] = options.data.absolute()
     if options.data_dir is not None:
@@ -80,6 +82,7 @@ def _train(options: TrainOptions, given: Mapping[str, Any] | None, processes: Pr
     if not options.resume:  # resuming reads the split saved in the run folder
         splits = load_splits(options, data=data)
         check_sizes(options, splits, processes)
+        check_likelihood_data(options, splits.train)
     run = _open_folder(options, processes)
     try:
         folder = run.path
@@ -221,7 +224,7 @@ def _fit(
     trainer = Trainer(
         vae,
         callbacks=callbacks,
-        loss_type=options.loss_type,
+        loss_type=run_likelihood(options),
         steps_per_dispatch=options.steps_per_dispatch,
         mesh=mesh,
     )

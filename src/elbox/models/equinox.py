@@ -8,7 +8,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._decoder_outputs import DecoderOutputs
 from ._conv_layout import conv_layout
+from ._decoder_head import checked_decoder_outputs, shared_shape, with_shared_block
 from ._reparameterize import reparameterize
 
 OutputKind = Literal["logits", "sigmoid"]
@@ -21,14 +23,20 @@ class MLPVAE(eqx.Module):
 
     The twin of `elbox.models.nnx.MLPVAE`, with the same layers and parameter count:
     encoder `features -> hidden -> (mean, logvar)`, decoder `latent -> hidden -> features`,
-    ReLU between. The decoder returns logits or probabilities, by `output`.
+    ReLU between. The decoder returns logits or probabilities, by `output`, and, for a
+    likelihood that reads more values, `decoder_outputs` as in the NNX twin (a shared
+    block is the `log_scale` field, of shape `()` or `(features,)`, initialised to 0).
 
     Args:
         features: the size of each flat input.
         hidden: the width of the hidden layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         key: the parameter initialisers' key.
+
+    Raises:
+        ValueError: for `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax
@@ -44,7 +52,10 @@ class MLPVAE(eqx.Module):
     logvar: eqx.nn.Linear
     decoder_hidden: eqx.nn.Linear
     decoder_out: eqx.nn.Linear
+    log_scale: Array | None
     output: OutputKind = eqx.field(static=True)
+    decoder_outputs: DecoderOutputs = eqx.field(static=True)
+    features: int = eqx.field(static=True)
 
     def __init__(
         self,
@@ -53,15 +64,22 @@ class MLPVAE(eqx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         key: PRNGKeyArray,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         keys = jax.random.split(key, 5)
         self.encoder = eqx.nn.Linear(features, hidden, key=keys[0])
         self.mean = eqx.nn.Linear(hidden, latent, key=keys[1])
         self.logvar = eqx.nn.Linear(hidden, latent, key=keys[2])
         self.decoder_hidden = eqx.nn.Linear(latent, hidden, key=keys[3])
-        self.decoder_out = eqx.nn.Linear(hidden, features, key=keys[4])
+        self.decoder_out = eqx.nn.Linear(hidden, features * outputs.computed, key=keys[4])
+        self.log_scale = (
+            None if outputs.shared is None else jnp.zeros(shared_shape(outputs, (features,)))
+        )
         self.output = output
+        self.decoder_outputs = outputs
+        self.features = features
 
     def encode(
         self, x: Float[Array, "batch features"]
@@ -70,15 +88,17 @@ class MLPVAE(eqx.Module):
         h = jax.nn.relu(jax.vmap(self.encoder)(x))
         return jax.vmap(self.mean)(h), jax.vmap(self.logvar)(h)
 
-    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch features"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         out = jax.vmap(self.decoder_out)(jax.nn.relu(jax.vmap(self.decoder_hidden)(z)))
+        out = with_shared_block(out, self.log_scale, (self.features,))
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch features"], *, key: PRNGKeyArray
     ) -> tuple[
-        Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
+        Float[Array, "batch outputs"], Float[Array, "batch latent"], Float[Array, "batch latent"]
     ]:
         """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
 
@@ -95,7 +115,7 @@ class ConvVAE(eqx.Module):
     Equinox's convolutions take one channels-first image, so each example is transposed
     and the layers are vmapped over the batch. The bottleneck is flattened in
     `(height, width, channels)` order, as in the NNX twin, so the two compute the same
-    function of corresponding weights.
+    function of corresponding weights. `decoder_outputs` is as in the NNX twin.
 
     Args:
         image_shape: `(height, width, channels)`; height and width divisible by
@@ -104,11 +124,13 @@ class ConvVAE(eqx.Module):
         hidden: the width of the dense layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         key: the parameter initialisers' key.
 
     Raises:
         ValueError: for an `image_shape` whose height or width is not divisible by
-            `2**len(channels)`, or that is not three positive ints.
+            `2**len(channels)`, or that is not three positive ints; for
+            `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax
@@ -128,9 +150,11 @@ class ConvVAE(eqx.Module):
     decoder_expand: eqx.nn.Linear
     decoder_convs: tuple[eqx.nn.ConvTranspose2d, ...]
     decoder_out: eqx.nn.Conv2d
+    log_scale: Array | None
     image_shape: tuple[int, int, int] = eqx.field(static=True)
     bottleneck: tuple[int, int, int] = eqx.field(static=True)
     output: OutputKind = eqx.field(static=True)
+    decoder_outputs: DecoderOutputs = eqx.field(static=True)
 
     def __init__(
         self,
@@ -140,8 +164,10 @@ class ConvVAE(eqx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         key: PRNGKeyArray,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         widths, bottleneck = conv_layout(image_shape, channels)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         keys = iter(jax.random.split(key, 2 * len(widths) + 6))
@@ -161,11 +187,17 @@ class ConvVAE(eqx.Module):
             eqx.nn.ConvTranspose2d(i, o, 4, stride=2, padding=1, key=next(keys))
             for i, o in zip(decoder_in, decoder_out, strict=True)
         )
-        self.decoder_out = eqx.nn.Conv2d(widths[0], image_shape[2], 3, padding=1, key=next(keys))
+        self.decoder_out = eqx.nn.Conv2d(
+            widths[0], image_shape[2] * outputs.computed, 3, padding=1, key=next(keys)
+        )
         height, width, depth = image_shape
         self.image_shape = (height, width, depth)
+        self.log_scale = (
+            None if outputs.shared is None else jnp.zeros(shared_shape(outputs, self.image_shape))
+        )
         self.bottleneck = bottleneck
         self.output = output
+        self.decoder_outputs = outputs
 
     def _encode_one(
         self, x: Float[Array, "height width channels"]
@@ -178,7 +210,7 @@ class ConvVAE(eqx.Module):
 
     def _decode_one(
         self, z: Float[Array, " latent"]
-    ) -> Float[Array, "{self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
+    ) -> Float[Array, "{self.image_shape[0]} {self.image_shape[1]} computed"]:
         h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
         h = jnp.transpose(h.reshape(self.bottleneck), (2, 0, 1))
         for conv in self.decoder_convs:
@@ -197,15 +229,16 @@ class ConvVAE(eqx.Module):
 
     def decode(
         self, z: Float[Array, "batch latent"]
-    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
-        """The decoder's output: logits or probabilities, by `output`."""
-        out = jax.vmap(self._decode_one)(z)
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
+        out = with_shared_block(jax.vmap(self._decode_one)(z), self.log_scale, self.image_shape)
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch height width channels"], *, key: PRNGKeyArray
     ) -> tuple[
-        Float[Array, "batch height width channels"],
+        Float[Array, "batch height width outputs"],
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:

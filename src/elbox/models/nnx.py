@@ -4,10 +4,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float
 
+from .._decoder_outputs import DecoderOutputs
 from ._conv_layout import conv_layout
+from ._decoder_head import checked_decoder_outputs, shared_shape, with_shared_block
 from ._reparameterize import reparameterize
 
 OutputKind = Literal["logits", "sigmoid"]
@@ -24,12 +27,22 @@ class MLPVAE(nnx.Module):
     reparameterisation noise comes from the `noise` stream of `rngs` (its `default`
     stream when it has none).
 
+    For a likelihood that reads more than one value per data value, `decoder_outputs`
+    (the likelihood's `decoder_outputs`) widens the last layer to
+    `features * decoder_outputs.per_value` outputs; a shared last block (a learned global
+    or per-feature scale) is the model's `log_scale` parameter, of shape `()` or
+    `(features,)`, initialised to 0 and trained with the rest.
+
     Args:
         features: the size of each flat input.
         hidden: the width of the hidden layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         rngs: the parameter initialisers' and the noise's random streams.
+
+    Raises:
+        ValueError: for `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -47,14 +60,23 @@ class MLPVAE(nnx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         rngs: nnx.Rngs,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         self.encoder = nnx.Linear(features, hidden, rngs=rngs)
         self.mean = nnx.Linear(hidden, latent, rngs=rngs)
         self.logvar = nnx.Linear(hidden, latent, rngs=rngs)
         self.decoder_hidden = nnx.Linear(latent, hidden, rngs=rngs)
-        self.decoder_out = nnx.Linear(hidden, features, rngs=rngs)
+        self.decoder_out = nnx.Linear(hidden, features * outputs.computed, rngs=rngs)
+        self.log_scale = (
+            None
+            if outputs.shared is None
+            else nnx.Param(jnp.zeros(shared_shape(outputs, (features,))))
+        )
         self.output: OutputKind = output
+        self.decoder_outputs = outputs
+        self.features = features
         self.rngs = rngs
 
     def encode(
@@ -64,15 +86,18 @@ class MLPVAE(nnx.Module):
         h = jax.nn.relu(self.encoder(x))
         return self.mean(h), self.logvar(h)
 
-    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch features"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         out = self.decoder_out(jax.nn.relu(self.decoder_hidden(z)))
+        shared = None if self.log_scale is None else self.log_scale[...]
+        out = with_shared_block(out, shared, (self.features,))
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch features"]
     ) -> tuple[
-        Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
+        Float[Array, "batch outputs"], Float[Array, "batch latent"], Float[Array, "batch latent"]
     ]:
         """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
 
@@ -92,8 +117,9 @@ class ConvVAE(nnx.Module):
     and `hidden -> ` the flattened bottleneck, each with ReLU; reshape; 4x4 transposed
     convolutions of stride 2 (PyTorch's padding 1), each doubling the height and width,
     through `channels` in reverse order and then `channels[0]`, with ReLU; a final 3x3
-    convolution (padding 1) to the image's channels. `output` and the noise are as in
-    `MLPVAE`.
+    convolution (padding 1) to the image's channels. `output`, `decoder_outputs` and the
+    noise are as in `MLPVAE` (the final convolution returns the image's channels times
+    `decoder_outputs.per_value`; a per-feature `log_scale` has the image's shape).
 
     Args:
         image_shape: `(height, width, channels)`; height and width divisible by
@@ -102,11 +128,13 @@ class ConvVAE(nnx.Module):
         hidden: the width of the dense layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         rngs: the parameter initialisers' and the noise's random streams.
 
     Raises:
         ValueError: for an `image_shape` whose height or width is not divisible by
-            `2**len(channels)`, or that is not three positive ints.
+            `2**len(channels)`, or that is not three positive ints; for
+            `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -127,8 +155,10 @@ class ConvVAE(nnx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         rngs: nnx.Rngs,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         widths, bottleneck = conv_layout(image_shape, channels)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         encoder_in = (image_shape[2], *widths[:-1])
@@ -154,11 +184,19 @@ class ConvVAE(nnx.Module):
                 for i, o in zip(decoder_in, decoder_out, strict=True)
             ]
         )
-        self.decoder_out = nnx.Conv(widths[0], image_shape[2], (3, 3), padding=1, rngs=rngs)
+        self.decoder_out = nnx.Conv(
+            widths[0], image_shape[2] * outputs.computed, (3, 3), padding=1, rngs=rngs
+        )
         height, width, depth = image_shape
         self.image_shape = (height, width, depth)
+        self.log_scale = (
+            None
+            if outputs.shared is None
+            else nnx.Param(jnp.zeros(shared_shape(outputs, self.image_shape)))
+        )
         self.bottleneck = bottleneck
         self.output: OutputKind = output
+        self.decoder_outputs = outputs
         self.rngs = rngs
 
     def encode(
@@ -177,19 +215,21 @@ class ConvVAE(nnx.Module):
 
     def decode(
         self, z: Float[Array, "batch latent"]
-    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
         h = h.reshape(z.shape[0], *self.bottleneck)
         for conv in self.decoder_convs:
             h = jax.nn.relu(conv(h))
-        out = self.decoder_out(h)
+        shared = None if self.log_scale is None else self.log_scale[...]
+        out = with_shared_block(self.decoder_out(h), shared, self.image_shape)
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch height width channels"]
     ) -> tuple[
-        Float[Array, "batch height width channels"],
+        Float[Array, "batch height width outputs"],
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:

@@ -29,8 +29,8 @@ class LoopSteps:
         donate: donate the state's buffers to each step.
         hidden_metrics: evaluation metrics that describe the step rather than the data
             (the KL weight, say), left out of the validation logs.
-        loss_type: the reconstruction loss's name, for checkpoint metadata (None when the
-            trainer has no such choice or it is not a name).
+        loss_type: the reconstruction loss in words, for checkpoint metadata: its name, or
+            what a likelihood object describes (None when the trainer has no such choice).
         config: the trainer's configuration as JSON-ready values, stored with checkpoints
             and compared on resume (None when it has none).
     """

@@ -12,8 +12,8 @@ from .._config import VAETrainingConfig
 from .._custom_types import (
     Batch,
     KLScheduleLike,
+    LikelihoodName,
     LossFn,
-    LossName,
     Metrics,
     ModelT,
     NonFinite,
@@ -24,18 +24,22 @@ from .._custom_types import (
 )
 from .._dtypes import float_dtype
 from ..core._train_step import TrainStep
-from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
+from ..likelihoods._by_name import reconstruction_loss
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
 from ..objectives._from_name import checked_objective_options, objective_from_name
 from ..objectives._kl import apply_free_bits, kl_loss
+from ..objectives._likelihood_terms import for_evaluation, loss_name
 from ..objectives._objective import AbstractObjective, step_key
 from ..objectives._schedules import schedule_from_config
 from ._abstract_trainer import AbstractTrainer
 from ._engine import Engine, refuse_tracers
 from ._loop_steps import LoopSteps
 
-LossType = LossName | AbstractReconstructionLoss
-"""A reconstruction loss: the name of a built-in one (`"mse"`, `"bce"`, `"bce_logits"`,
-`"mae"`) or an instance of an `AbstractReconstructionLoss` subclass."""
+LossType = LikelihoodName | AbstractReconstructionLoss
+"""A reconstruction loss or likelihood: the name of a built-in one (the spec's `"mse"`,
+`"bce"`, `"bce_logits"`, `"mae"`, or a likelihood of `likelihood_from_name`) or an
+instance of an `AbstractReconstructionLoss` subclass (every `AbstractLikelihood` is
+one)."""
 
 # Step metrics that describe the step rather than the data: not validation metrics.
 _SCHEDULE_METRICS = frozenset({"kl_weight", "capacity"})
@@ -245,12 +249,16 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
         Args:
             loss_type: the reconstruction loss, as for `train_step`.
-            evaluation: give the objective of `evaluate`, which also reports `neg_elbo`.
+            evaluation: give the objective of `evaluate`, which also reports `neg_elbo`
+                and sees a likelihood's evaluation data (`for_evaluation`: a dynamic
+                binarisation made fixed).
 
         Returns:
             A `TrainStep` with this trainer's objective, optimizer and `nonfinite`.
         """
-        objective = self.objective(loss_type, report_neg_elbo=evaluation)
+        # Evaluation sees fixed data: a dynamic binarisation becomes the fixed one.
+        loss = for_evaluation(loss_type) if evaluation else loss_type
+        objective = self.objective(loss, report_neg_elbo=evaluation)
         return TrainStep(objective, self.engine.optimizer, nonfinite=self.nonfinite)
 
     def _train_step_for(self, loss_type: LossType, evaluation: bool = False) -> TrainStep:
@@ -272,8 +280,9 @@ class VAETrainer(AbstractTrainer[ModelT]):
                 `data` entry.
             step: the step number for KL annealing. Without it the trainer's own counter is
                 used; either way the counter becomes `step + 1`.
-            loss_type: `"mse"`, `"bce"` (probabilities), `"bce_logits"` (logits), or an
-                `AbstractReconstructionLoss`.
+            loss_type: `"mse"`, `"bce"` (probabilities), `"bce_logits"` (logits), or
+                `"mae"`; the name of a likelihood (`likelihood_from_name`); or an
+                `AbstractReconstructionLoss`, such as any `AbstractLikelihood`.
 
         Returns:
             The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight` (and
@@ -335,8 +344,11 @@ class VAETrainer(AbstractTrainer[ModelT]):
     ) -> Metrics:
         """Validation metrics on `batch`: `compute_loss`'s plus `neg_elbo`.
 
-        `neg_elbo` is the unannealed objective, `recon_loss + KL` with KL weight 1 and no
-        free bits: the number comparable across runs, schedules and betas.
+        `neg_elbo` is the unannealed negative ELBO, `-log p(x|z) + KL` with KL weight 1 and
+        no free bits, the likelihood's normalising constant included (the losses of `mse`
+        and `mae` leave it out of `recon_loss`): the number comparable across runs,
+        schedules, betas and likelihoods. A binarising `BernoulliLikelihood` evaluates on
+        its fixed binarisation of `batch`.
 
         Args:
             batch: as for `train_step`.
@@ -369,6 +381,6 @@ class VAETrainer(AbstractTrainer[ModelT]):
             prepare=checked_data,
             donate=donate,
             hidden_metrics=_SCHEDULE_METRICS,
-            loss_type=chosen if isinstance(chosen, str) else None,
+            loss_type=loss_name(chosen),
             config=config,
         )

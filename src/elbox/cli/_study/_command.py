@@ -17,6 +17,7 @@ from typing import Any, get_args
 from .._build import training_config
 from .._errors import RunError
 from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
+from .._likelihood import check_likelihood_data
 from .._options import DatasetName, TrainOptions, check_options
 from .._splits import Splits, load_splits
 from .._train import resolve_options
@@ -224,6 +225,12 @@ def run_study(plan: StudyPlan, rows: list[Row], *, command: str) -> Path:
     header = columns(plan.spec, metric_names)
     done = complete_settings(rows, plan.seeds)
     cache: dict[tuple[str, str], Splits] = {}
+    for setting in plan.settings:  # every likelihood suits its data before anything trains
+        options = plan.options[setting.label]
+        try:
+            check_likelihood_data(options, _splits(cache, options).train)
+        except RunError as error:
+            raise StudyError(f"setting {setting.label!r}: {error}") from None
     total = len(plan.settings)
     for number, setting in enumerate(plan.settings, start=1):
         prefix = f"[{number}/{total}] {setting.label}"

@@ -14,7 +14,8 @@ from typing import Any
 from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
-from .._options import TrainOptions
+from .._likelihood import run_likelihood
+from .._options import TrainOptions, likelihood_name
 from .._splits import Splits
 from ._spec import Measures
 
@@ -42,10 +43,17 @@ METRICS: dict[Measures, tuple[str, ...]] = {
 """The metrics each kind of study reports, in table order."""
 
 DESCRIPTIONS = {
-    "neg_elbo": "test negative ELBO (nats per example; lower is better)",
-    "recon_loss": "its reconstruction part",
+    "neg_elbo": (
+        "test negative ELBO under the run's likelihood (nats per example; lower is better; "
+        "the reconstruction loss plus the KL where the likelihood is no distribution of "
+        "the data)"
+    ),
+    "recon_loss": "its reconstruction part, -log p(x|z)",
     "kl": "its KL part (nats)",
-    "log_likelihood": "importance-weighted bound of log p(x), K = 1000 (nats; higher is better)",
+    "log_likelihood": (
+        "importance-weighted bound of log p(x), K = 1000 (nats; higher is better; empty "
+        "where the likelihood is no distribution of the data)"
+    ),
     "active_units": "active latent dimensions (posterior-mean variance > 0.01)",
     "mutual_information": "I_q(x; z) (nats; He et al. 2019)",
     "mig": "mutual information gap (0 to 1)",
@@ -65,12 +73,12 @@ def measure(
     seed: int,
 ) -> dict[str, float]:
     """The metrics of one trained seed, by name (see `METRICS`)."""
-    assert options.loss_type is not None  # resolved when the study was planned
     collapse = measures == "collapse"
     analysis = analyse(
         trainer,
         splits.test,
-        loss_type=options.loss_type,
+        likelihood=run_likelihood(options),
+        name=str(likelihood_name(options)),
         num_samples=LIKELIHOOD_SAMPLES if collapse else 0,
         seed=10_000 + seed,
     )
@@ -78,7 +86,11 @@ def measure(
         "neg_elbo": analysis.neg_elbo,
         "recon_loss": analysis.recon_loss,
         "kl": analysis.kl,
-        "log_likelihood": analysis.log_likelihood or float("nan"),
+        # NaN where there is none: not computed, or the likelihood is no distribution of
+        # the data (the spec's bce on grey levels), whose bound is no log-likelihood.
+        "log_likelihood": (
+            float("nan") if analysis.log_likelihood is None else analysis.log_likelihood
+        ),
         "active_units": float(analysis.active_units),
         "mutual_information": float(analysis.mutual_information or float("nan")),
     }

@@ -13,6 +13,9 @@ matplotlib.use("Agg")  # files only: no display is needed or assumed
 
 import matplotlib.pyplot as plt  # after choosing the backend
 
+from ...likelihoods._by_name import likelihood_from_name
+from .._likelihood import default_likelihood
+from .._options import TrainOptions
 from ._measure import DESCRIPTIONS
 from ._spec import Setting, StudySpec
 
@@ -118,6 +121,25 @@ def _table(
     return lines
 
 
+def likelihoods_line(spec: StudySpec, settings: Sequence[Setting]) -> str:
+    """The sentence of `study.md` that names the likelihood every number is under."""
+    names = []
+    for setting in settings:
+        chosen = {**spec.base, **setting.options}
+        name = chosen.get("likelihood") or chosen.get("loss_type")
+        if name is None:  # the default of the study's data (bundled, in [0, 1])
+            default = default_likelihood(TrainOptions(**chosen), in_unit_interval=True)
+            name = default.get("likelihood", default.get("loss_type"))
+        names.append(str(name))
+    distinct = list(dict.fromkeys(names))
+    if len(distinct) > 1:
+        return (
+            "Likelihood: as each setting sets it (" + ", ".join(f"`{n}`" for n in distinct) + ")."
+        )
+    distribution = likelihood_from_name(distinct[0]).describe()  # type: ignore[arg-type]  # a checked option
+    return f"Likelihood: `{distinct[0]}`, {distribution}, in every setting."
+
+
 def markdown(
     spec: StudySpec,
     settings: Sequence[Setting],
@@ -143,6 +165,8 @@ def markdown(
         "",
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), {epochs} epochs, made by "
         f"`{command}`. Each cell is the mean ± the standard deviation over the seeds.",
+        "",
+        likelihoods_line(spec, settings),
         "",
         "<!-- --8<-- [start:table] -->",
         *_table(labels, by_setting, metric_names, "setting"),

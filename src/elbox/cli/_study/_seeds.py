@@ -18,6 +18,7 @@ import numpy as np
 
 from ...trainers._vae_trainer import VAETrainer
 from .._build import build_vae, run_settings
+from .._likelihood import run_likelihood
 from .._options import TrainOptions
 from .._processes import Processes
 from .._splits import Splits, batch_loader
@@ -66,8 +67,7 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
         )[0]
         for seed in seeds
     ]
-    assert options.loss_type is not None  # resolved when the study was planned
-    train_step = trainers[0].as_train_step(options.loss_type)
+    train_step = trainers[0].as_train_step(run_likelihood(options))
     step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
     state = stack([trainer.state for trainer in trainers])
     for epoch in range(options.epochs):
