@@ -3,6 +3,8 @@ bad input refused before any training."""
 
 import csv
 import dataclasses
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -97,12 +99,47 @@ def test_a_tiny_grid_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert 0 <= row["active_units"] <= 2
         # The bound on log p(x) is at least the ELBO (within Monte Carlo error).
         assert row["log_likelihood"] >= -row["neg_elbo"] - 0.5
+        # The mutual information on every digit (1,797), beside its ceiling log N.
+        assert row["mi_ceiling"] == pytest.approx(math.log(1797))
+        assert 0 <= row["mutual_information"] <= row["mi_ceiling"]
     table = (folder / "study.md").read_text()
-    # Six metrics: two tables of three, each narrow enough for the docs' content column.
+    # Seven metrics: tables of three and four, narrow enough for the docs' content column.
     assert "| setting | neg_elbo | recon_loss | kl |\n" in table
-    assert "| setting | log_likelihood | active_units | mutual_information |\n" in table
+    assert (
+        "| setting | log_likelihood | active_units | mutual_information | mi_ceiling |\n" in table
+    )
     assert "| kl_annealing=none, latent=2, hidden=16 | " in table
     assert " ± " in table
+    assert "estimated on N = 1,797 examples, so it cannot exceed log N" in table
+    # The seeds pair: linear against none, latent and hidden held.
+    assert "| kl_annealing (latent, hidden) | neg_elbo | recon_loss | kl |" in table
+    assert "| linear vs none (2, 16) | " in table
+    paired = read_rows(folder / "paired.csv")
+    assert [row["metric"] for row in paired] == [
+        "neg_elbo",
+        "recon_loss",
+        "kl",
+        "log_likelihood",
+        "active_units",
+        "mutual_information",
+    ]
+    by_seed = {(row["setting"][:16], row["seed"]): row["kl"] for row in rows}
+    differences = [by_seed["kl_annealing=lin", s] - by_seed["kl_annealing=non", s] for s in (0, 1)]
+    assert paired[2]["mean"] == pytest.approx(sum(differences) / 2)
+    assert paired[2]["seeds"] == 2
+    record = json.loads((folder / "study.json").read_text())
+    run = record["run"]
+    assert run["seconds"] > 0
+    # The digits' training split: 1,438 images less 10% for validation, batches of 64.
+    first = dict(run["settings"]["kl_annealing=none, latent=2, hidden=16"])
+    assert first.pop("train_seconds") > 0
+    assert first == {
+        "train_examples": 1295,
+        "validation_examples": 143,
+        "test_examples": 359,
+        "steps_per_epoch": 20,
+        "steps": 40,
+    }
     assert (folder / "study.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
     assert "[1/2] kl_annealing=none, latent=2, hidden=16: 2 seeds trained together" in printed
@@ -186,12 +223,11 @@ def test_a_folder_with_other_content_is_refused(
 
 def test_resume_of_another_study_is_refused(tmp_path: Path) -> None:
     plan = plan_study("grid", seeds=2, epochs=2, grid=["beta=1,2"], output=tmp_path / "s")
-    assert prepare_folder(plan, resume=False, overwrite=False, command="elbox study") == (
-        [],
-        "elbox study",
-    )
+    rows, run = prepare_folder(plan, resume=False, overwrite=False, command="elbox study")
+    assert rows == []
+    assert (run.command, run.seconds, run.settings) == ("elbox study", 0.0, {})
     other = plan_study("grid", seeds=2, epochs=3, grid=["beta=1,2"], output=tmp_path / "s")
-    with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds or epochs"):
+    with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds, epochs"):
         prepare_folder(other, resume=True, overwrite=False)
     with pytest.raises(StudyError, match="--resume continues a study and --overwrite replaces"):
         prepare_folder(other, resume=True, overwrite=True)

@@ -6,6 +6,7 @@ I_q(x; z): everything `elbox train` reports and `elbox eval` prints for any data
 """
 
 import dataclasses
+import math
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -52,7 +53,9 @@ class Analysis:
             samples, in nats per example (None when not computed).
         mutual_information: I_q(x; z) in nats (He et al. 2019; None when not computed).
         num_samples: K of the bound (0 when not computed).
-        bound_examples: how many examples the bound and the mutual information used.
+        bound_examples: how many examples the bound used.
+        information_examples: how many examples the mutual information used (N: the
+            estimate cannot exceed log N).
     """
 
     neg_elbo: float
@@ -66,11 +69,18 @@ class Analysis:
     mutual_information: float | None = None
     num_samples: int = 0
     bound_examples: int = 0
+    information_examples: int = 0
 
     @property
     def active_units(self) -> int:
         """How many latent dimensions are active."""
         return int(self.active.sum())
+
+    @property
+    def information_ceiling(self) -> float:
+        """log N, the most the mutual-information estimate can be on N examples (NaN when
+        it was not computed)."""
+        return math.log(self.information_examples) if self.information_examples else math.nan
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values."""
@@ -81,6 +91,8 @@ class Analysis:
             "log_likelihood": self.log_likelihood,
             "num_samples": self.num_samples,
             "mutual_information": self.mutual_information,
+            "information_examples": self.information_examples,
+            "information_ceiling": self.information_ceiling,
             "active_units": self.active_units,
             "latent_dimensions": int(self.active.size),
             "active_threshold": ACTIVE_THRESHOLD,
@@ -111,13 +123,15 @@ def analyse(
     loss_type: LossName,
     num_samples: int = LIKELIHOOD_SAMPLES,
     seed: int = 0,
+    information_data: Examples | None = None,
 ) -> Analysis:
     """Evaluate `vae` on `data` at its current step.
 
     The negative ELBO is the trainer's own evaluation (`VAETrainer.evaluate`) over all of
     `data`, in batches; the posterior's statistics are over all of it too. The likelihood
-    bound (skipped with `num_samples=0`) and the mutual information use the first
-    `MAX_BOUND_EXAMPLES` examples, with keys from `seed`.
+    bound (skipped with `num_samples=0`) uses the first `MAX_BOUND_EXAMPLES` examples, with
+    keys from `seed`; so does the mutual information, on `information_data` when given
+    (more examples raise the estimate's ceiling, log N).
     """
     model = vae.model
     totals = {"neg_elbo": 0.0, "recon_loss": 0.0}
@@ -147,8 +161,14 @@ def analyse(
             batch_size=_BOUND_BATCH,
         )
         bound = float(np.mean(np.asarray(bounds, np.float64)))
+    if information_data is None:
+        information_subset = subset
+    else:
+        information_subset = _array(
+            information_data, min(len(information_data), MAX_BOUND_EXAMPLES)
+        )
     information = mutual_information(
-        model, subset, key=jax.random.fold_in(key, 1), batch_size=_BATCH
+        model, information_subset, key=jax.random.fold_in(key, 1), batch_size=_BATCH
     )
     return Analysis(
         neg_elbo=neg_elbo,
@@ -164,4 +184,5 @@ def analyse(
         mutual_information=information,
         num_samples=num_samples,
         bound_examples=bounded,
+        information_examples=len(information_subset),
     )

@@ -1,8 +1,8 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
-gets the disentanglement scores.
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
+`shapes_grid_upright`) also gets the disentanglement scores.
 """
 
 import dataclasses
@@ -14,6 +14,7 @@ from typing import Any
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
 from ._errors import RunError
+from ._grid_splits import GRID_DATASETS
 from ._load_run import LoadedRun, load_run
 from ._options import TrainOptions
 from ._run_folder import holding
@@ -29,7 +30,7 @@ EVALUATION_FILE = "evaluation.json"
 
 def has_factors(options: TrainOptions) -> bool:
     """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset == "shapes_grid"
+    return options.data is None and options.dataset in GRID_DATASETS
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -138,7 +139,14 @@ def table(record: dict[str, Any]) -> list[str]:
             )
         )
     if "mutual_information" in names:
-        rows.append(("mutual information", f"{record['mutual_information']:.2f}", "nats"))
+        rows.append(
+            (
+                "mutual information",
+                f"{record['mutual_information']:.2f}",
+                f"nats (at most log N = {record['information_ceiling']:.2f}, "
+                f"N = {record['information_examples']} examples)",
+            )
+        )
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
     width = max(len(name) for name, _, _ in rows)

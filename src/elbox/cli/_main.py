@@ -117,6 +117,25 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "study's axis of that option or adds one (repeatable)"
         ),
     )
+    study.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="NAME=COUNT",
+        help=(
+            "points the disentanglement scores draw, e.g. --budget train=2000,vote_train=5000 "
+            "(names: points, train, test, vote_train, vote_eval, variance_points; default: "
+            "elbox eval's)"
+        ),
+    )
+    study.add_argument(
+        "--dataset",
+        default=None,
+        help=(
+            "run every setting on this bundled data set (default: the study's own); a study "
+            "of disentanglement needs shapes_grid or shapes_grid_upright"
+        ),
+    )
     study.add_argument("--resume", action="store_true", help="continue the study in --output")
     study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
 
@@ -182,13 +201,15 @@ def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
         epochs=arguments.epochs,
         grid=arguments.grid,
         output=arguments.output,
+        budget=arguments.budget,
+        dataset=arguments.dataset,
     )
     words = sys.argv[1:] if argv is None else list(argv)
-    rows, command = prepare_folder(
+    rows, run = prepare_folder(
         plan,
         resume=arguments.resume,
         overwrite=arguments.overwrite,
         command=" ".join(["elbox", *words]),
     )
-    path = run_study(plan, rows, command=command)
+    path = run_study(plan, rows, run)
     print(f"elbox study {plan.spec.name}: {path}")

@@ -15,7 +15,7 @@ from ._loop_options import LoggingOptions, LoopOptions, check_loop_options
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
-DatasetName = Literal["digits", "shapes", "shapes_grid"]
+DatasetName = Literal["digits", "shapes", "shapes_grid", "shapes_grid_upright"]
 DecoderOutput = Literal["logits", "sigmoid"]
 
 
@@ -36,7 +36,8 @@ class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
     """The reference architecture: a multilayer perceptron or a convolutional VAE."""
     dataset: DatasetName = "digits"
     """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites; shapes_grid: the
-    sprites on a discrete factor grid, with ground truth for disentanglement metrics."""
+    sprites on a discrete factor grid, with ground truth for disentanglement metrics;
+    shapes_grid_upright: the same grid without rotations (four factors)."""
     kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
     """The KL weight schedule."""
     kl_warmup_steps: int | None = None
