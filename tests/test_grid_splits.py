@@ -105,7 +105,9 @@ class _Counting:
         self.factors_num_values = subset.factors_num_values
         self.seen: list[npt.NDArray[np.int64]] = []
 
-    def sample_factors(self, num: int, random_state: np.random.RandomState) -> npt.NDArray[np.int64]:
+    def sample_factors(
+        self, num: int, random_state: np.random.RandomState
+    ) -> npt.NDArray[np.int64]:
         return self.subset.sample_factors(num, random_state)
 
     def sample_factors_sharing(

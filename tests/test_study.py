@@ -16,6 +16,7 @@ from elbox.cli._options import TrainOptions
 from elbox.cli._processes import Processes
 from elbox.cli._splits import Splits, batch_loader
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
+from elbox.cli._study._command import report_notes
 from elbox.cli._study._report import read_rows
 from elbox.cli._study._seeds import train_seeds
 from elbox.training import Trainer
@@ -196,6 +197,25 @@ def test_resume_skips_finished_settings(tmp_path: Path, capsys: pytest.CaptureFi
             "--grid free_bits_mode: 'sometimes' is not one of per_sample, batch",
         ),
         (["study", "collapse", "--seeds", "0"], "--seeds must be >= 1; got 0"),
+        (
+            ["study", "collapse", "--budget", "train=5"],
+            "--budget sets the disentanglement scores' points: this study measures collapse",
+        ),
+        (
+            ["study", "beta", "--budget", "trian=5"],
+            "--budget 'trian=5': expected NAME=COUNT with NAME one of points, train, test,",
+        ),
+        (["study", "beta", "--budget", "train=0"], "--budget train must be >= 1; got 0"),
+        (["study", "beta", "--budget", "test=x"], "--budget test: 'x' is not a whole number"),
+        (
+            ["study", "beta", "--dataset", "digits"],
+            "--dataset digits: the beta study measures disentanglement, which needs "
+            "ground-truth factors: use shapes_grid or shapes_grid_upright",
+        ),
+        (
+            ["study", "beta", "--dataset", "mnist"],
+            "--dataset 'mnist': the data sets are digits, shapes, shapes_grid, shapes_grid_upright",
+        ),
         (["study", "collapse", "--epochs", "0"], "--epochs must be >= 1; got 0"),
     ],
 )
@@ -261,3 +281,31 @@ def test_metrics_are_split_into_tables_of_at_most_four(count: int, sizes: list[i
     groups = metric_groups(names)
     assert [len(group) for group in groups] == sizes
     assert [name for group in groups for name in group] == names
+
+
+def test_a_budget_and_a_dataset_reach_every_setting_and_the_record(tmp_path: Path) -> None:
+    plan = plan_study(
+        "beta",
+        seeds=2,
+        epochs=1,
+        grid=["beta=1,8"],
+        output=tmp_path / "s",
+        budget=["train=700,test=300", "vote_train=2000"],
+        dataset="shapes_grid_upright",
+    )
+    # The extra settings (capacity, beta-TC) train on the chosen data too.
+    assert {options.dataset for options in plan.options.values()} == {"shapes_grid_upright"}
+    assert len(plan.options) == 4
+    record = plan.record()
+    assert record["budget"] == {
+        "points": 10_000,
+        "train": 700,
+        "test": 300,
+        "vote_train": 2_000,
+        "vote_eval": 500,
+        "variance_points": 5_000,
+    }
+    (note,) = report_notes(plan, [])
+    assert "SAP and DCI on 700 training and 300 test points" in note
+    assert "on 2,000 training and 500 evaluation votes of 64 images" in note
+    assert "the FactorVAE variances on 5,000 points" in note

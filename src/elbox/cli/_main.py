@@ -91,8 +91,10 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="train a grid of settings for several seeds and report what each knob does",
         description=(
             "Train every setting of a study for several seeds (the seeds of a setting train "
-            "together, as one vmapped step) and write study.csv (a row per run), study.md "
-            "(mean and standard deviation over seeds) and study.png. Studies: collapse "
+            "together, as one vmapped step) and write study.csv (a row per run), paired.csv "
+            "(each setting against its reference, seed by seed, with a 95 percent "
+            "t-interval), "
+            "study.md, study.json and study.png. Studies: collapse "
             "(KL schedules x free bits on the digits), beta (beta, capacity annealing and "
             "beta-TC against disentanglement on the shapes factor grid), grid (--grid "
             "options only). Errors are one line: exit status 2 for bad options, before any "
