@@ -9,7 +9,8 @@ them (apart from a short, reasoned list: citations, definitions). The calls read
   report code that wrote `study.md` (`mean`, `value`, `diff`, `seed_diffs`,
   `seed_range`, `seeds`, `epochs`, `time`, `machine`, `levels`, `option`, `data`,
   `budget`, `examples`, `ceiling`);
-- the code itself: a constant or a function's default (`code`, `default`);
+- the code itself: a constant, a function's default, a built-in study's axis (`code`,
+  `default`, `axis`);
 - a JSON file under `docs/` that a command wrote (`json`): benchmarks, the theory
   checks.
 
@@ -340,6 +341,26 @@ def _resolve(path: str) -> Any:
 def code(path: str, spec: str = ",") -> str:
     """A constant of the code (`elbox.metrics.ACTIVE_THRESHOLD`), formatted by `spec`."""
     return format(_resolve(path), spec)
+
+
+@_function
+def axis(path: str, name: str) -> str:
+    """`1, 2, 4, 8 and 16`: the levels of the axis `name` of a study of the code (a
+    `StudySpec` at `path`)."""
+    spec = _resolve(path)
+    found = [axis for axis in getattr(spec, "axes", ()) if axis.name == name]
+    if not found:
+        raise NumberError(f"{path} has no axis {name!r}")
+    shown = [level.label for level in found[0].levels]
+    shown = [
+        f"{float(label):g}" if label.replace(".", "", 1).isdigit() else label
+        for label in shown
+    ]
+    return (
+        shown[0]
+        if len(shown) == 1
+        else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    )
 
 
 @_function

@@ -210,11 +210,11 @@ def test_resume_skips_finished_settings(tmp_path: Path, capsys: pytest.CaptureFi
         (
             ["study", "beta", "--dataset", "digits"],
             "--dataset digits: the beta study measures disentanglement, which needs "
-            "ground-truth factors: use shapes_grid or shapes_grid_upright",
+            "ground-truth factors: use shapes_grid, shapes_grid_upright or dsprites",
         ),
         (
-            ["study", "beta", "--dataset", "mnist"],
-            "--dataset 'mnist': the data sets are digits, shapes, shapes_grid, shapes_grid_upright",
+            ["study", "beta", "--dataset", "nist"],
+            "--dataset 'nist': the data sets are digits, shapes, shapes_grid, shapes_grid_upright",
         ),
         (["study", "collapse", "--epochs", "0"], "--epochs must be >= 1; got 0"),
     ],

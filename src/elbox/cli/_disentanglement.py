@@ -1,9 +1,11 @@
-"""The disentanglement scores of a model trained on a shapes factor grid.
+"""The disentanglement scores of a model trained on data with ground-truth factors.
 
-Latent codes are posterior means of images of the grid's held-out codes (`--dataset
-shapes_grid` or `shapes_grid_upright`: codes of no training, validation or test image; see
-`_grid_splits`), drawn from a seeded random state; the scores follow disentanglement_lib's
-definitions (see `elbox.metrics`). `Budget` says where fewer points are drawn than there.
+Latent codes are posterior means of images of the run's ground-truth data, drawn from a
+seeded random state: for the shapes factor grids (`--dataset shapes_grid` or
+`shapes_grid_upright`), of the grid's held-out codes, which draw no training, validation or
+test image (see `_grid_splits`); for `dsprites`, of the whole data set, as
+disentanglement_lib scores it. The scores follow disentanglement_lib's definitions (see
+`elbox.metrics`). `Budget` says where fewer points are drawn than there.
 """
 
 import dataclasses
@@ -22,7 +24,7 @@ from ..metrics import (
     posterior_parameters,
     sap,
 )
-from ._grid_splits import grid_splits
+from ._ground_truth import ground_truth_data
 from ._options import TrainOptions
 
 SCORES = ("mig", "sap", "modularity", "dci", "factor_vae", "beta_vae")
@@ -119,10 +121,12 @@ def disentanglement_scores(
     names: Sequence[str],
     *,
     seed: int,
-    budget: Budget = DEFAULT_BUDGET,
+    budget: Budget | None = None,
 ) -> dict[str, float]:
-    """The scores in `names` (from `SCORES`) of `model`, trained with `options`."""
-    grid = grid_splits(options.dataset).scoring
+    """The scores in `names` (from `SCORES`) of `model`, trained with `options`, with
+    `budget` (default: `DEFAULT_BUDGET`)."""
+    budget = DEFAULT_BUDGET if budget is None else budget
+    grid = ground_truth_data(options)
     flat = options.model == "mlp"
 
     def represent(observations: npt.NDArray[Any]) -> npt.NDArray[Any]:

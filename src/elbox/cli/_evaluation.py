@@ -2,7 +2,7 @@
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
 mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
-`shapes_grid_upright`) also gets the disentanglement scores.
+`shapes_grid_upright` or `dsprites`) also gets the disentanglement scores.
 """
 
 import dataclasses
@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
-from ._grid_splits import GRID_DATASETS
-from ._load_run import LoadedRun, load_run
+from ._ground_truth import has_factors
+from ._load_run import DataPlace, LoadedRun, load_run
 from ._options import TrainOptions
 from ._run_folder import holding
 
@@ -26,11 +27,6 @@ METRIC_NAMES = GENERAL + SCORES
 """Everything `elbox eval --metrics` takes."""
 
 EVALUATION_FILE = "evaluation.json"
-
-
-def has_factors(options: TrainOptions) -> bool:
-    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset in GRID_DATASETS
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -54,7 +50,7 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
         data = options.dataset if options.data is None else str(options.data)
         raise RunError(
             f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
-            f"which {data} has not; train on --dataset shapes_grid for them"
+            f"which {data} has not; train on --dataset shapes_grid or dsprites for them"
         )
     return list(dict.fromkeys(requested))
 
@@ -81,7 +77,7 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
 
@@ -98,12 +94,17 @@ def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
 
 
 def evaluate_run(
-    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+    folder: Path,
+    metrics: Sequence[str] | None = None,
+    *,
+    num_samples: int = 1000,
+    place: DataPlace | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
-    `folder` on its test split, also written to its `evaluation.json`."""
+    `folder` on its test split, also written to its `evaluation.json`; `place` says where
+    its standard data set is now."""
     with holding(folder):
-        loaded = load_run(folder)
+        loaded = load_run(folder, place=place)
         names = chosen_metrics(metrics, loaded.options)
         return evaluate(folder, loaded, names, num_samples=num_samples)
 

@@ -12,9 +12,10 @@ from .. import data as datasets
 from ..data import DataFile, DataSplit
 from ._errors import RunError
 from ._grid_splits import grid_splits
-from ._options import TrainOptions, data_name
+from ._options import STANDARD_DATASETS, TrainOptions, data_name
 from ._own_data import ModelRows, Subset, data_split, model_shape, open_own_data, plot_shape
 from ._processes import Processes
+from ._standard_sets import standard_splits
 
 VALIDATION_FRACTION = 0.1
 VALIDATION_BATCH = 256
@@ -23,7 +24,8 @@ SHAPES_EXAMPLES, SHAPES_TEST = 6000, 1000
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 Examples = FloatArray | Subset
-"""A split: an array in memory (the bundled sets), or indices into your own data."""
+"""A split: an array in memory (the bundled sets), or indices into a file read by rows (your
+own data, a standard data set)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +51,8 @@ def load_splits(
     """The train, validation and test data.
 
     For a bundled data set, validation is the last 10% of its training set (the shapes
-    factor grids' splits are disjoint sets of factor codes: see `_grid_splits`). For `--data`,
+    factor grids are split by image: see `_grid_splits`); a standard data set has its
+    published splits (see `_standard_sets`). For `--data`,
     the split saved in `folder` (when given and present), else a new seeded split; `data` is
     the opened data, if it already is.
     """
@@ -66,6 +69,9 @@ def load_splits(
             data,
             split,
         )
+    if options.dataset in STANDARD_DATASETS:
+        standard = standard_splits(options, VALIDATION_FRACTION)
+        return Splits(standard.train, standard.validation, standard.test, standard.image_shape)
     if options.dataset == "digits":
         digits = datasets.digits()
         train, test, image_shape = digits.train, digits.test, digits.image_shape

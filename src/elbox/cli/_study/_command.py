@@ -22,7 +22,7 @@ import jax
 from .._build import training_config
 from .._disentanglement import DEFAULT_BUDGET, Budget
 from .._errors import RunError
-from .._grid_splits import GRID_DATASETS
+from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
 from .._options import DatasetName, TrainOptions, check_options
 from .._splits import Splits, load_splits
 from .._train import resolve_options
@@ -44,13 +44,15 @@ from ._report import (
     write_text,
 )
 from ._seeds import train_seeds
-from ._spec import STUDIES, Measures, Setting, StudySpec
+from ._spec import STUDIES, Measures, Setting, StudySpec, on_dataset
 
 SPEC_FILE = "study.json"
 PAIRED_FILE = "paired.csv"
 _FORMAT = 2
 # What study.json records of a run, beside the plan: not compared by --resume.
 _RUN_KEYS = ("command", "run")
+# The options that say where the data is, not what a study computes.
+_DATA_PLACE = ("data_dir", "no_download")
 
 
 class StudyError(RunError):
@@ -75,7 +77,11 @@ class StudyPlan:
 
     def record(self) -> dict[str, Any]:
         """What `study.json` holds of the plan: enough to tell whether `--resume` continues
-        this study."""
+        this study.
+
+        Where the standard data sets are kept (`--data-dir`, `--no-download`) is left out:
+        it does not change what a study computes, and may change when it is resumed.
+        """
         return {
             "format": _FORMAT,
             "name": self.spec.name,
@@ -84,7 +90,12 @@ class StudyPlan:
             "measures": self.measures,
             "budget": None if self.budget is None else dataclasses.asdict(self.budget),
             "settings": {
-                setting.label: self.options[setting.label].to_json() for setting in self.settings
+                setting.label: {
+                    name: value
+                    for name, value in self.options[setting.label].to_json().items()
+                    if name not in _DATA_PLACE
+                }
+                for setting in self.settings
             },
         }
 
@@ -92,25 +103,30 @@ class StudyPlan:
 def _measures(spec: StudySpec, options: Sequence[TrainOptions]) -> Measures:
     if spec.name != "grid":
         return spec.measures
-    grids = all(o.data is None and o.dataset in GRID_DATASETS for o in options)
-    return "disentanglement" if grids else "collapse"
+    return "disentanglement" if all(has_factors(o) for o in options) else "collapse"
 
 
-def _on_dataset(spec: StudySpec, dataset: str) -> StudySpec:
-    """The study with every run, the extra settings too, on `--dataset`."""
-    names = get_args(DatasetName)
-    if dataset not in names:
-        raise StudyError(f"--dataset {dataset!r}: the data sets are {', '.join(names)}")
-    if spec.measures == "disentanglement" and dataset not in GRID_DATASETS:
-        raise StudyError(
-            f"--dataset {dataset}: the {spec.name} study measures disentanglement, which "
-            f"needs ground-truth factors: use {' or '.join(GRID_DATASETS)}"
-        )
-    return dataclasses.replace(
-        spec,
-        base={**spec.base, "dataset": dataset},
-        description=f"{spec.description} Run on `--dataset {dataset}`.",
-    )
+def _on_dataset(
+    spec: StudySpec, dataset: str | None, data_dir: Path | None, no_download: bool
+) -> StudySpec:
+    """The study on `--dataset`, with `--data-dir` and `--no-download` in every run."""
+    if dataset is not None:
+        names = get_args(DatasetName)
+        if dataset not in names:
+            raise StudyError(f"--dataset {dataset!r}: the data sets are {', '.join(names)}")
+        if spec.measures == "disentanglement" and dataset not in GROUND_TRUTH_DATASETS:
+            raise StudyError(
+                f"--dataset {dataset}: the {spec.name} study measures disentanglement, which "
+                f"needs ground-truth factors: use {', '.join(GROUND_TRUTH_DATASETS[:-1])} or "
+                f"{GROUND_TRUTH_DATASETS[-1]}"
+            )
+        spec = on_dataset(spec, dataset)
+    place: dict[str, Any] = {}
+    if data_dir is not None:
+        place["data_dir"] = data_dir
+    if no_download:
+        place["no_download"] = True
+    return dataclasses.replace(spec, base={**spec.base, **place}) if place else spec
 
 
 def plan_study(
@@ -122,6 +138,8 @@ def plan_study(
     output: Path | None,
     budget: Sequence[str] = (),
     dataset: str | None = None,
+    data_dir: Path | None = None,
+    no_download: bool = False,
 ) -> StudyPlan:
     """Check everything a study needs before it trains anything.
 
@@ -134,8 +152,7 @@ def plan_study(
     spec = STUDIES.get(name)
     if spec is None:
         raise StudyError(f"unknown study {name!r}; the studies are {', '.join(STUDIES)}")
-    if dataset is not None:
-        spec = _on_dataset(spec, dataset)
+    spec = _on_dataset(spec, dataset, data_dir, no_download)
     try:
         for text in grid:
             spec = spec.with_axis(parse_grid(text))

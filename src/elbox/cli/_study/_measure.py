@@ -6,7 +6,7 @@
   set (up to 10,000: test, validation, then training examples), with its ceiling log N
   beside it;
 - `disentanglement`: the test negative ELBO and its parts, MIG, the FactorVAE and beta-VAE
-  scores and DCI disentanglement, on codes of fresh images of the shapes factor grid (see
+  scores and DCI disentanglement, on codes of images of the ground-truth data (see
   `_disentanglement`, whose `Budget` says where fewer points are drawn than in
   disentanglement_lib).
 """
