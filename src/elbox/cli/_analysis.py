@@ -94,7 +94,9 @@ class Analysis:
             the likelihood is normalised for the data (see `log_likelihood`).
         mutual_information: I_q(x; z) in nats (He et al. 2019; None when not computed).
         num_samples: K of the bound (0 when not computed).
-        bound_examples: how many examples the bound and the mutual information used.
+        bound_examples: how many examples the bound used.
+        information_examples: how many examples the mutual information used (N: the
+            estimate cannot exceed log N).
     """
 
     likelihood: LikelihoodRecord
@@ -110,6 +112,7 @@ class Analysis:
     mutual_information: float | None = None
     num_samples: int = 0
     bound_examples: int = 0
+    information_examples: int = 0
 
     @property
     def active_units(self) -> int:
@@ -129,6 +132,12 @@ class Analysis:
             return None
         return bits_per_dimension(self.log_likelihood, self.dimensions)
 
+    @property
+    def information_ceiling(self) -> float:
+        """log N, the most the mutual-information estimate can be on N examples (NaN when
+        it was not computed)."""
+        return math.log(self.information_examples) if self.information_examples else math.nan
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values. `log_likelihood` (and `bits_per_dim`) only where they are
         of a normalised distribution; the bound of a loss that is none is `loss_bound`."""
@@ -143,6 +152,8 @@ class Analysis:
             "dimensions": self.dimensions,
             "num_samples": self.num_samples,
             "mutual_information": self.mutual_information,
+            "information_examples": self.information_examples,
+            "information_ceiling": self.information_ceiling,
             "active_units": self.active_units,
             "latent_dimensions": int(self.active.size),
             "active_threshold": ACTIVE_THRESHOLD,
@@ -180,14 +191,16 @@ def analyse(
     name: str,
     num_samples: int = LIKELIHOOD_SAMPLES,
     seed: int = 0,
+    information_data: Examples | None = None,
 ) -> Analysis:
     """Evaluate `vae` on `data` at its current step, under `likelihood` (called `name`).
 
     The negative ELBO is the trainer's own evaluation (`VAETrainer.evaluate`) over all of
     `data`, in batches; the posterior's statistics are over all of it too, as the
     likelihood observes it (`for_evaluation`: a binarising Bernoulli's fixed
-    binarisation). The likelihood bound (skipped with `num_samples=0`) and the mutual
-    information use the first `MAX_BOUND_EXAMPLES` examples, with keys from `seed`.
+    binarisation). The likelihood bound (skipped with `num_samples=0`) uses the first
+    `MAX_BOUND_EXAMPLES` examples, with keys from `seed`; so does the mutual information,
+    on `information_data` when given (more examples raise the estimate's ceiling, log N).
     """
     model = vae.model
     evaluation = likelihood.for_evaluation()
@@ -223,8 +236,17 @@ def analyse(
             batch_size=_BOUND_BATCH,
         )
         bound = float(np.mean(np.asarray(bounds, np.float64)))
+    if information_data is None:
+        information_subset = subset
+    else:
+        information_subset = _array(
+            information_data, min(len(information_data), MAX_BOUND_EXAMPLES)
+        )
     information = mutual_information(
-        model, _observed(evaluation, subset), key=jax.random.fold_in(key, 1), batch_size=_BATCH
+        model,
+        _observed(evaluation, information_subset),
+        key=jax.random.fold_in(key, 1),
+        batch_size=_BATCH,
     )
     return Analysis(
         likelihood=LikelihoodRecord.of(name, likelihood, normalised=normalised),
@@ -240,4 +262,5 @@ def analyse(
         mutual_information=information,
         num_samples=num_samples,
         bound_examples=bounded,
+        information_examples=len(information_subset),
     )

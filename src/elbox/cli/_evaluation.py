@@ -1,11 +1,11 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
-`dsprites`) also gets the disentanglement scores. The likelihood is named in both: the
-negative ELBO and the bound are those of a log-likelihood only when it is a normalised
-distribution of the data (otherwise they are labelled as losses, and `evaluation.json`
-has no `log_likelihood`).
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`,
+`shapes_grid_upright` or `dsprites`) also gets the disentanglement scores. The likelihood
+is named in both: the negative ELBO and the bound are those of a log-likelihood only when
+it is a normalised distribution of the data (otherwise they are labelled as losses, and
+`evaluation.json` has no `log_likelihood`).
 """
 
 import dataclasses
@@ -165,7 +165,14 @@ def table(record: dict[str, Any]) -> list[str]:
             )
         )
     if "mutual_information" in names:
-        rows.append(("mutual information", f"{record['mutual_information']:.2f}", "nats"))
+        rows.append(
+            (
+                "mutual information",
+                f"{record['mutual_information']:.2f}",
+                f"nats (at most log N = {record['information_ceiling']:.2f}, "
+                f"N = {record['information_examples']} examples)",
+            )
+        )
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
     width = max(len(name) for name, _, _ in rows)

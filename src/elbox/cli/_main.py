@@ -119,8 +119,10 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="train a grid of settings for several seeds and report what each knob does",
         description=(
             "Train every setting of a study for several seeds (the seeds of a setting train "
-            "together, as one vmapped step) and write study.csv (a row per run), study.md "
-            "(mean and standard deviation over seeds) and study.png. Studies: collapse "
+            "together, as one vmapped step) and write study.csv (a row per run), paired.csv "
+            "(each setting against its reference, seed by seed, with a 95 percent "
+            "t-interval), "
+            "study.md, study.json and study.png. Studies: collapse "
             "(KL schedules x free bits on the digits), beta (beta, capacity annealing and "
             "beta-TC against disentanglement on the shapes factor grid, or with --dataset "
             "dsprites the published protocol on dSprites), grid (--grid options only). "
@@ -146,12 +148,23 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     study.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="NAME=COUNT",
+        help=(
+            "points the disentanglement scores draw, e.g. --budget train=2000,vote_train=5000 "
+            "(names: points, train, test, vote_train, vote_eval, variance_points; default: "
+            "elbox eval's)"
+        ),
+    )
+    study.add_argument(
         "--dataset",
         default=None,
         metavar="NAME",
         help=(
-            "the data set of every run, instead of the study's own (beta: shapes_grid or "
-            "dsprites, which need ground-truth factors)"
+            "the data set of every run, instead of the study's own (beta: shapes_grid, "
+            "shapes_grid_upright or dsprites, which have ground-truth factors)"
         ),
     )
     _add_data_place(study)
@@ -233,16 +246,17 @@ def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
         epochs=arguments.epochs,
         grid=arguments.grid,
         output=arguments.output,
+        budget=arguments.budget,
         dataset=arguments.dataset,
         data_dir=arguments.data_dir,
         no_download=arguments.no_download,
     )
     words = sys.argv[1:] if argv is None else list(argv)
-    rows, command = prepare_folder(
+    rows, run = prepare_folder(
         plan,
         resume=arguments.resume,
         overwrite=arguments.overwrite,
         command=" ".join(["elbox", *words]),
     )
-    path = run_study(plan, rows, command=command)
+    path = run_study(plan, rows, run)
     print(f"elbox study {plan.spec.name}: {path}")

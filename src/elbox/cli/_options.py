@@ -19,6 +19,7 @@ DatasetName = Literal[
     "digits",
     "shapes",
     "shapes_grid",
+    "shapes_grid_upright",
     "mnist",
     "fashion_mnist",
     "binarized_mnist",
@@ -74,9 +75,10 @@ class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
     """The reference architecture: a multilayer perceptron or a convolutional VAE."""
     dataset: DatasetName = "digits"
     """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites; shapes_grid: the
-    sprites on a discrete factor grid, with ground truth for disentanglement metrics; and
-    the standard sets, downloaded once into --data-dir: mnist, fashion_mnist,
-    binarized_mnist, cifar10, and dsprites (ground truth)."""
+    sprites on a discrete factor grid, with ground truth for disentanglement metrics;
+    shapes_grid_upright: the same grid without rotations (four factors); and the standard
+    sets, downloaded once into --data-dir: mnist, fashion_mnist, binarized_mnist, cifar10,
+    and dsprites (ground truth)."""
     kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
     """The KL weight schedule."""
     kl_warmup_steps: int | None = None

@@ -44,7 +44,8 @@ def print_summary(
     print(
         f"  active units: {analysis.active_units} of {analysis.active.size} latent dimensions "
         f"(posterior-mean variance > {ACTIVE_THRESHOLD}); mutual information I(x; z): "
-        f"{analysis.mutual_information:.2f} nats"
+        f"{analysis.mutual_information:.2f} nats (at most log N = "
+        f"{analysis.information_ceiling:.2f}, N = {analysis.information_examples})"
     )
     print(f"  run folder: {folder}")
     print(f"  plots: {folder / 'plots'}/{{{','.join(PLOT_NAMES)}}}.png")

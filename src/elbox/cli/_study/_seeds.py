@@ -32,11 +32,13 @@ class TrainedSeeds:
         trainers: one `VAETrainer` per seed, holding that seed's final state.
         seconds: the wall time of the training, compilation included.
         skipped: how many steps each seed skipped (non-finite loss or gradients).
+        steps_per_epoch: the steps of one epoch (whole batches of the training split).
     """
 
     trainers: list[VAETrainer[Any]]
     seconds: float
     skipped: list[int]
+    steps_per_epoch: int
 
 
 def stack(trees: Sequence[Any]) -> Any:
@@ -77,4 +79,4 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     for trainer, seed_state in zip(trainers, unstack(state, len(seeds)), strict=True):
         trainer.load_state(seed_state)
     skipped = [int(count) for count in np.asarray(state.skipped)]
-    return TrainedSeeds(trainers, time.perf_counter() - start, skipped)
+    return TrainedSeeds(trainers, time.perf_counter() - start, skipped, steps_per_epoch)
