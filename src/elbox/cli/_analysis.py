@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
-from .._custom_types import LossName
+from .._custom_types import LossName, Weights
 from ..metrics import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 from ..metrics import (
     active_units,
@@ -111,20 +111,23 @@ def analyse(
     loss_type: LossName,
     num_samples: int = LIKELIHOOD_SAMPLES,
     seed: int = 0,
+    weights: Weights = "trained",
 ) -> Analysis:
-    """Evaluate `vae` on `data` at its current step.
+    """Evaluate `vae` on `data` at its current step, with its `"trained"` parameters or
+    their `"ema"`.
 
     The negative ELBO is the trainer's own evaluation (`VAETrainer.evaluate`) over all of
     `data`, in batches; the posterior's statistics are over all of it too. The likelihood
     bound (skipped with `num_samples=0`) and the mutual information use the first
-    `MAX_BOUND_EXAMPLES` examples, with keys from `seed`.
+    `MAX_BOUND_EXAMPLES` examples, with keys from `seed`. An Equinox model runs in
+    inference mode (BatchNorm on its running statistics), as the metrics run it.
     """
-    model = vae.model
+    model = vae.model if weights == "trained" else vae.ema_model
     totals = {"neg_elbo": 0.0, "recon_loss": 0.0}
     means, logvars = [], []
     for start in range(0, len(data), _BATCH):
         batch = np.asarray(data[start : start + _BATCH])
-        values = vae.evaluate(batch, loss_type=loss_type)
+        values = vae.evaluate(batch, loss_type=loss_type, weights=weights)
         for name in totals:
             totals[name] += len(batch) * float(values[name])
         mean, logvar = posterior_parameters(model, batch)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._custom_types import Weights
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
 from ._errors import RunError
@@ -71,15 +72,17 @@ def evaluate(
         splits.test,
         loss_type=options.loss_type,
         num_samples=num_samples if "log_likelihood" in names else 0,
+        weights=loaded.weights,
     )
     record: dict[str, Any] = {
         "checkpoint_epoch": epoch,
+        "weights": loaded.weights,
         "metrics": list(names),
         **analysis.to_json(),
     }
     scores = [name for name in names if name in SCORES]
     if scores:
-        record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
+        record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
         record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
@@ -89,20 +92,24 @@ def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
     """The evaluation `elbox train` ends with, written to `evaluation.json`."""
     options, vae = loaded.options, loaded.vae
     assert options.loss_type is not None  # resolved when the run started
-    analysis = analyse(vae, loaded.splits.test, loss_type=options.loss_type)
-    (folder / EVALUATION_FILE).write_text(
-        json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
-    )
+    analysis = analyse(vae, loaded.splits.test, loss_type=options.loss_type, weights=loaded.weights)
+    record = {"checkpoint_epoch": loaded.epoch, "weights": loaded.weights, **analysis.to_json()}
+    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return analysis
 
 
 def evaluate_run(
-    folder: Path, metrics: Sequence[str] | None = None, *, num_samples: int = 1000
+    folder: Path,
+    metrics: Sequence[str] | None = None,
+    *,
+    num_samples: int = 1000,
+    weights: Weights | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
-    `folder` on its test split, also written to its `evaluation.json`."""
+    `folder` on its test split, also written to its `evaluation.json`; `weights` chooses
+    the trained parameters or their average (default: the average, for a run with one)."""
     with holding(folder):
-        loaded = load_run(folder)
+        loaded = load_run(folder, weights=weights)
         names = chosen_metrics(metrics, loaded.options)
         return evaluate(folder, loaded, names, num_samples=num_samples)
 
@@ -141,6 +148,8 @@ def table(record: dict[str, Any]) -> list[str]:
         rows.append(("mutual information", f"{record['mutual_information']:.2f}", "nats"))
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
+    if record.get("weights") == "ema":
+        rows.append(("weights", "EMA", "the exponential moving average of the parameters"))
     width = max(len(name) for name, _, _ in rows)
     number = max(len(value) for _, value, _ in rows)
     return [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]

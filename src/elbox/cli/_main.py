@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="importance samples of the log-likelihood bound (default: 1000)",
     )
+    evaluate.add_argument(
+        "--weights",
+        choices=["trained", "ema"],
+        default=None,
+        help=(
+            "evaluate the trained weights or their exponential moving average (default: "
+            "the average for a run with --ema-decay)"
+        ),
+    )
     _add_study_parser(commands, common)
     return parser
 
@@ -160,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._evaluation import EVALUATION_FILE, evaluate_run, table
 
             record = evaluate_run(
-                arguments.run, arguments.metrics, num_samples=arguments.num_samples
+                arguments.run,
+                arguments.metrics,
+                num_samples=arguments.num_samples,
+                weights=arguments.weights,
             )
             print(
                 f"{arguments.run}: best checkpoint (epoch {record['checkpoint_epoch']}) on the "

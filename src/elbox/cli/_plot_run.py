@@ -51,7 +51,9 @@ def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
             epochs.append(record)
     plots = folder / "plots"
     paths = [plot_training_curves(steps, epochs, plots / "training_curves.png")]
-    analysis = analyse(vae, splits.test, loss_type=options.loss_type, num_samples=0)
+    analysis = analyse(
+        vae, splits.test, loss_type=options.loss_type, num_samples=0, weights=loaded.weights
+    )
     paths.append(
         plot_kl_per_dimension(
             analysis.kl_per_dimension,
@@ -60,7 +62,7 @@ def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
             plots / "kl_per_dimension.png",
         )
     )
-    model, loss_type = vae.model, options.loss_type
+    model, loss_type = loaded.model, options.loss_type
     inputs = splits.test[:12]
     mean, _ = model.encode(jnp.asarray(inputs))
     paths.append(

@@ -15,6 +15,7 @@ from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
 from .._options import TrainOptions
+from .._run_files import weights_of
 from .._splits import Splits
 from ._spec import Measures
 
@@ -67,12 +68,14 @@ def measure(
     """The metrics of one trained seed, by name (see `METRICS`)."""
     assert options.loss_type is not None  # resolved when the study was planned
     collapse = measures == "collapse"
+    weights = weights_of(options.ema_decay)
     analysis = analyse(
         trainer,
         splits.test,
         loss_type=options.loss_type,
         num_samples=LIKELIHOOD_SAMPLES if collapse else 0,
         seed=10_000 + seed,
+        weights=weights,
     )
     values = {
         "neg_elbo": analysis.neg_elbo,
@@ -84,5 +87,6 @@ def measure(
     }
     if not collapse:
         scores = ("mig", "factor_vae", "beta_vae", "dci")
-        values.update(disentanglement_scores(trainer.model, options, scores, seed=seed))
+        model = trainer.model if weights == "trained" else trainer.ema_model
+        values.update(disentanglement_scores(model, options, scores, seed=seed))
     return {name: values[name] for name in METRICS[measures]}
