@@ -28,10 +28,12 @@ from ._custom_types import StepLike as StepLike
 from ._custom_types import Weights as Weights
 from ._outputs import vae_outputs as vae_outputs
 from ._sharding import data_parallel_mesh as data_parallel_mesh
+from .core._ema import WeightAverage as WeightAverage
 from .core._nonfinite import NonFiniteStepError as NonFiniteStepError
 from .core._precision import DynamicLossScale as DynamicLossScale
 from .core._precision import PrecisionName as PrecisionName
 from .core._precision import PrecisionPolicy as PrecisionPolicy
+from .core._step_options import StepOptions as StepOptions
 from .core._train_state import TrainState as TrainState
 from .core._train_step import TrainStep as TrainStep
 from .frameworks._model_def import AbstractModelDef as AbstractModelDef

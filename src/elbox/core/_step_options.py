@@ -24,10 +24,13 @@ class StepArguments(TypedDict):
 @final
 @dataclasses.dataclass(frozen=True)
 class StepOptions:
-    """The options of a `TrainStep` beyond its loss and optimizer, checked.
+    """The options of a `TrainStep` beyond its loss and optimizer, checked: what
+    `TrainStep.options` and `Engine.options` hold.
 
-    The trainers make one and give it to their engine (the state's layout depends on it:
-    an EMA of the parameters, a loss scale) and to every `TrainStep` they build.
+    `StepOptions.checked(ema_decay=..., ema_warmup=..., accumulate=..., precision=...)`
+    makes one from the keyword arguments of `TrainStep` and the trainers. The trainers
+    give theirs to their engine (the state's layout depends on it: an average of the
+    parameters, a loss scale) and to every `TrainStep` they build.
 
     Attributes:
         average: the weight average the steps keep (None: no EMA).
@@ -76,12 +79,13 @@ class StepOptions:
         """The loss scale of a state at step 0 (float16 only)."""
         return self.precision.initial_scale()
 
-    def arguments(self) -> StepArguments:
-        """These options as `TrainStep`'s keyword arguments."""
-        average = self.average
-        return StepArguments(
-            ema_decay=None if average is None else average.decay,
-            ema_warmup=True if average is None else average.warmup,
-            accumulate=self.accumulate,
-            precision=self.precision,
-        )
+
+def step_arguments(options: StepOptions) -> StepArguments:
+    """`options` as `TrainStep`'s keyword arguments."""
+    average = options.average
+    return StepArguments(
+        ema_decay=None if average is None else average.decay,
+        ema_warmup=True if average is None else average.warmup,
+        accumulate=options.accumulate,
+        precision=options.precision,
+    )

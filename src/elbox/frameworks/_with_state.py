@@ -62,8 +62,10 @@ class WithState(eqx.Module):
         >>> model, state = eqx.nn.make_with_state(BatchNormMLPVAE)(
         ...     8, hidden=16, latent=2, key=jax.random.key(0)
         ... )
-        >>> train_step = TrainStep(ELBOObjective(ConstantSchedule(1.0)), optax.adam(1e-2))
-        >>> train_state = train_step.init(WithState(model, state), key=jax.random.key(1))
+        >>> objective = ELBOObjective(ConstantSchedule(1.0))
+        >>> train_step = TrainStep(objective, optax.adam(1e-2))
+        >>> wrapped = WithState(model, state)
+        >>> train_state = train_step.init(wrapped, key=jax.random.key(1))
         >>> x = jax.random.uniform(jax.random.key(2), (16, 8))
         >>> train_state, metrics = jax.jit(train_step)(train_state, x)
         >>> trained = train_state.model  # a WithState with the new running statistics

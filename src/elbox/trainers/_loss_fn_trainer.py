@@ -17,7 +17,7 @@ from .._custom_types import (
     Weights,
 )
 from ..core._precision import PrecisionName, PrecisionPolicy
-from ..core._step_options import StepOptions
+from ..core._step_options import StepOptions, step_arguments
 from ..core._train_step import TrainStep
 from ._abstract_trainer import AbstractTrainer
 from ._engine import Engine, refuse_tracers
@@ -111,7 +111,7 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
             options=options,
         )
         self._core = TrainStep(
-            make_loss_fn, self.engine.optimizer, nonfinite=nonfinite, **options.arguments()
+            make_loss_fn, self.engine.optimizer, nonfinite=nonfinite, **step_arguments(options)
         )
 
     def as_train_step(self) -> TrainStep:

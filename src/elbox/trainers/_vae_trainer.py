@@ -25,7 +25,7 @@ from .._custom_types import (
 )
 from .._dtypes import float_dtype
 from ..core._precision import PrecisionName, PrecisionPolicy
-from ..core._step_options import StepOptions
+from ..core._step_options import StepOptions, step_arguments
 from ..core._train_step import TrainStep
 from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
 from ..objectives._from_name import checked_objective_options, objective_from_name
@@ -282,7 +282,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
             objective,
             self.engine.optimizer,
             nonfinite=self.nonfinite,
-            **self.engine.options.arguments(),
+            **step_arguments(self.engine.options),
         )
 
     def _train_step_for(self, loss_type: LossType, evaluation: bool = False) -> TrainStep:
