@@ -1,7 +1,10 @@
 """Test-wide settings: strict JAX promotion rules, and a fixture for input-validation tests."""
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import jax
@@ -10,6 +13,12 @@ import pytest
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# No test downloads a standard data set by accident: downloads are off, and the data folder
+# is a fresh temporary one. The tests of downloads turn them on, from 127.0.0.1 only.
+os.environ["ELBOX_NO_DOWNLOAD"] = "1"
+os.environ["ELBOX_DATA"] = tempfile.mkdtemp(prefix="elbox-test-data-")
+atexit.register(shutil.rmtree, os.environ["ELBOX_DATA"], ignore_errors=True)
 
 # tests/multidevice needs 4 (virtual) devices: tests/test_multidevice.py runs it in a process
 # of its own with ELBOX_MULTIDEVICE set; the main run leaves it out.

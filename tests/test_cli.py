@@ -180,7 +180,12 @@ def test_training_curves_show_the_objectives_metrics(tmp_path: Path) -> None:
     [
         ("--framework", "torch", "'nnx', 'equinox'"),
         ("--model", "resnet", "'mlp', 'conv'"),
-        ("--dataset", "mnist", "'digits', 'shapes', 'shapes_grid'"),
+        (
+            "--dataset",
+            "svhn",
+            "'digits', 'shapes', 'shapes_grid', 'mnist', 'fashion_mnist', 'binarized_mnist', "
+            "'cifar10', 'dsprites'",
+        ),
         ("--kl-annealing", "cosine", "'none', 'linear', 'sigmoid', 'cyclical'"),
         ("--loss-type", "l1", "'mse', 'bce', 'bce_logits', 'mae'"),
         ("--objective", "factor-vae", "'elbo', 'capacity', 'beta-tc'"),

@@ -25,6 +25,7 @@ from ._custom_types import RealNumber as RealNumber
 from ._custom_types import ScalarLike as ScalarLike
 from ._custom_types import StateLeaves as StateLeaves
 from ._custom_types import StepLike as StepLike
+from ._custom_types import StepMetrics as StepMetrics
 from ._custom_types import Weights as Weights
 from ._outputs import vae_outputs as vae_outputs
 from ._sharding import data_parallel_mesh as data_parallel_mesh

@@ -104,6 +104,10 @@ Model: TypeAlias = Any
 `encode` and `decode`). Models are the user's own classes, so static checkers cannot know
 their methods; `framework_of` decides at run time how to split and call one."""
 
+StepMetrics: TypeAlias = dict[str, Array]
+"""The metrics of one step (scalars), or of K fused steps (each of shape `(K,)`), as an
+[`Engine`][elbox.training.Engine] returns them: JAX arrays, read when needed."""
+
 StateLeaves: TypeAlias = list[Array]
 """A `TrainState` flattened: its arrays in `jax.tree.flatten` order, as the compiled steps
 of a stateful trainer take and return them."""

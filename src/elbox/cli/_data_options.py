@@ -1,4 +1,5 @@
-"""The `elbox train` options for training on your own data."""
+"""The `elbox train` options for training on your own data, and where the standard data
+sets are kept."""
 
 import dataclasses
 from pathlib import Path
@@ -24,11 +25,29 @@ class DataOptions:
     )
     """The fractions of --data for training, validation and test (default: 0.8 0.1 0.1);
     the split is drawn with seed 0 and saved in the run folder."""
+    data_dir: Path | None = dataclasses.field(default=None, metadata={"metavar": "FOLDER"})
+    """Where the standard data sets (--dataset mnist, fashion_mnist, binarized_mnist,
+    cifar10, dsprites) are kept, and downloaded to when missing (default: $ELBOX_DATA, else
+    ~/.cache/elbox)."""
+    no_download: bool = False
+    """Never download: a missing file of a standard data set is an error that says where to
+    put it (also: ELBOX_NO_DOWNLOAD=1)."""
 
 
-def check_data_options(options: DataOptions, dataset_given: bool) -> list[str]:
-    """Contradictions among the data options, as messages."""
+def check_data_options(
+    options: DataOptions, dataset_given: bool, standard: bool = False
+) -> list[str]:
+    """Contradictions among the data options, as messages; `standard` says whether the
+    chosen --dataset is a standard one (downloaded, not bundled)."""
     problems: list[str] = []
+    if not standard:
+        for name in ("data_dir", "no_download"):
+            if getattr(options, name):
+                flag = "--" + name.replace("_", "-")
+                problems.append(
+                    f"{flag} applies to the standard data sets (--dataset mnist, "
+                    "fashion_mnist, binarized_mnist, cifar10, dsprites)"
+                )
     if options.data is None:
         for name in ("data_key", "image_size", "split"):
             if getattr(options, name) is not None:

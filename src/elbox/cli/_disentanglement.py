@@ -1,8 +1,9 @@
-"""The disentanglement scores of a model trained on the shapes factor grid.
+"""The disentanglement scores of a model trained on data with ground-truth factors.
 
-Latent codes are posterior means of fresh images of the grid (`--dataset shapes_grid`),
-drawn from a seeded random state; the scores follow disentanglement_lib's definitions
-(see `elbox.metrics`). `Budget` says where fewer points are drawn than there.
+Latent codes are posterior means of images of the run's ground-truth data (`--dataset
+shapes_grid` or `dsprites`) at factor codes drawn from a seeded random state; the scores
+follow disentanglement_lib's definitions (see `elbox.metrics`). `Budget` says where fewer
+points are drawn than there.
 """
 
 import dataclasses
@@ -21,8 +22,8 @@ from ..metrics import (
     posterior_parameters,
     sap,
 )
+from ._ground_truth import ground_truth_data
 from ._options import TrainOptions
-from ._splits import shapes_grid
 
 SCORES = ("mig", "sap", "modularity", "dci", "factor_vae", "beta_vae")
 """The scores by name: `dci` gives `dci_disentanglement`, `dci_completeness` and
@@ -68,10 +69,12 @@ def disentanglement_scores(
     names: Sequence[str],
     *,
     seed: int,
-    budget: Budget = DEFAULT_BUDGET,
+    budget: Budget | None = None,
 ) -> dict[str, float]:
-    """The scores in `names` (from `SCORES`) of `model`, trained with `options`."""
-    grid = shapes_grid()
+    """The scores in `names` (from `SCORES`) of `model`, trained with `options`, with
+    `budget` (default: `DEFAULT_BUDGET`)."""
+    budget = DEFAULT_BUDGET if budget is None else budget
+    grid = ground_truth_data(options)
     flat = options.model == "mlp"
 
     def represent(observations: npt.NDArray[Any]) -> npt.NDArray[Any]:

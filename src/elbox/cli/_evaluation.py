@@ -1,8 +1,8 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`) also
-gets the disentanglement scores.
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
+`dsprites`) also gets the disentanglement scores.
 """
 
 import dataclasses
@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from .._custom_types import Weights
+from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
-from ._load_run import LoadedRun, load_run
+from ._ground_truth import has_factors
+from ._load_run import DataPlace, LoadedRun, load_run
 from ._options import TrainOptions
 from ._run_folder import holding
 
@@ -26,11 +28,6 @@ METRIC_NAMES = GENERAL + SCORES
 """Everything `elbox eval --metrics` takes."""
 
 EVALUATION_FILE = "evaluation.json"
-
-
-def has_factors(options: TrainOptions) -> bool:
-    """Whether the run's data has ground-truth factors (the shapes factor grid)."""
-    return options.data is None and options.dataset == "shapes_grid"
 
 
 def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> list[str]:
@@ -54,7 +51,7 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
         data = options.dataset if options.data is None else str(options.data)
         raise RunError(
             f"--metrics {' '.join(without)}: disentanglement scores need ground-truth factors, "
-            f"which {data} has not; train on --dataset shapes_grid for them"
+            f"which {data} has not; train on --dataset shapes_grid or dsprites for them"
         )
     return list(dict.fromkeys(requested))
 
@@ -83,7 +80,7 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
 
@@ -103,13 +100,15 @@ def evaluate_run(
     metrics: Sequence[str] | None = None,
     *,
     num_samples: int = 1000,
+    place: DataPlace | None = None,
     weights: Weights | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
-    `folder` on its test split, also written to its `evaluation.json`; `weights` chooses
-    the trained parameters or their average (default: the average, for a run with one)."""
+    `folder` on its test split, also written to its `evaluation.json`; `place` says where
+    its standard data set is now, `weights` chooses the trained parameters or their
+    average (default: the average, for a run with one)."""
     with holding(folder):
-        loaded = load_run(folder, weights=weights)
+        loaded = load_run(folder, place=place, weights=weights)
         names = chosen_metrics(metrics, loaded.options)
         return evaluate(folder, loaded, names, num_samples=num_samples)
 

@@ -12,7 +12,7 @@ from ..trainers._vae_trainer import VAETrainer
 from ..training import CheckpointStore
 from ._build import build_vae, saved_settings
 from ._errors import RunError
-from ._options import TrainOptions
+from ._options import STANDARD_DATASETS, TrainOptions
 from ._own_data import check_same_data, open_own_data
 from ._run_files import CONFIG_FILE, monitor_of, weights_of
 from ._splits import Splits, load_splits
@@ -45,22 +45,55 @@ class LoadedRun:
         return framework_of(model).inference(model)
 
 
+@dataclasses.dataclass(frozen=True)
+class DataPlace:
+    """Where `elbox eval` and `elbox plot` find a run's standard data set now, when not
+    where it was trained: `--data-dir` and `--no-download`."""
+
+    data_dir: Path | None = None
+    no_download: bool = False
+
+
+def _moved(options: TrainOptions, place: DataPlace) -> TrainOptions:
+    """The run's options with its standard data set where `place` says."""
+    if (place.data_dir is not None or place.no_download) and (
+        options.data is not None or options.dataset not in STANDARD_DATASETS
+    ):
+        data = options.dataset if options.data is None else str(options.data)
+        raise RunError(
+            f"--data-dir and --no-download apply to runs on a standard data set; this run "
+            f"trained on {data}"
+        )
+    changes: dict[str, Any] = {}
+    if place.data_dir is not None:
+        changes["data_dir"] = place.data_dir.expanduser().absolute()
+    if place.no_download:
+        changes["no_download"] = True
+    return dataclasses.replace(options, **changes)
+
+
 def load_run(
-    folder: Path, *, data: DataFile | None = None, weights: Weights | None = None
+    folder: Path,
+    *,
+    data: DataFile | None = None,
+    place: DataPlace | None = None,
+    weights: Weights | None = None,
 ) -> LoadedRun:
-    """The run's options, data, and a VAETrainer holding its best checkpoint; `weights`
-    chooses the parameters to evaluate (default: the average for a run with one)."""
+    """The run's options, data, and a VAETrainer holding its best checkpoint; `place` says
+    where its standard data set is now, if it moved; `weights` chooses the parameters to
+    evaluate (default: the average for a run with one)."""
     config_file = folder / CONFIG_FILE
     if not config_file.exists():
         raise RunError(f"{folder} holds no elbox run (no {CONFIG_FILE})")
     saved = json.loads(config_file.read_text())
     options = TrainOptions.from_json(saved["options"])
-    has_average = options.ema_decay is not None
-    if weights == "ema" and not has_average:
+    if weights == "ema" and options.ema_decay is None:
         raise RunError(
             f"--weights ema: {folder} was trained without --ema-decay, so it has no average "
             "of the weights; use --weights trained"
         )
+    if place is not None:
+        options = _moved(options, place)
     if options.data is not None and data is None:
         data = open_own_data(options)
         check_same_data(saved.get("data"), data, folder)

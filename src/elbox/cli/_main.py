@@ -4,10 +4,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import CommandParser, run_command
 from ._options import TrainOptions, add_train_arguments, check_options, given_options
+
+if TYPE_CHECKING:  # _load_run imports JAX: imported only once the options are parsed
+    from ._load_run import DataPlace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     plot = commands.add_parser("plot", parents=[common], help="redraw the plots of a run")
     plot.add_argument("run", type=Path, help="the run folder")
+    _add_data_place(plot)
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
@@ -58,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
             "the negative ELBO, the importance-weighted log-likelihood bound, the active "
             "units and the mutual information for every run, and the disentanglement "
             "scores (MIG, SAP, modularity, DCI, FactorVAE and beta-VAE scores) for a run "
-            "on --dataset shapes_grid. Prints a table and writes evaluation.json."
+            "on --dataset shapes_grid or dsprites. Prints a table and writes "
+            "evaluation.json."
         ),
     )
     evaluate.add_argument("run", type=Path, help="the run folder")
@@ -89,8 +94,31 @@ def build_parser() -> argparse.ArgumentParser:
             "the average for a run with --ema-decay)"
         ),
     )
+    _add_data_place(evaluate)
     _add_study_parser(commands, common)
     return parser
+
+
+def _add_data_place(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --no-download, for a command that reads a standard data set."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help=(
+            "where the standard data sets are (default: the run's own --data-dir, else "
+            "$ELBOX_DATA, else ~/.cache/elbox)"
+        ),
+    )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help=(
+            "never download: a missing file of a standard data set is an error that says "
+            "where to put it (also: ELBOX_NO_DOWNLOAD=1)"
+        ),
+    )
 
 
 def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -103,9 +131,9 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "together, as one vmapped step) and write study.csv (a row per run), study.md "
             "(mean and standard deviation over seeds) and study.png. Studies: collapse "
             "(KL schedules x free bits on the digits), beta (beta, capacity annealing and "
-            "beta-TC against disentanglement on the shapes factor grid), grid (--grid "
-            "options only). Errors are one line: exit status 2 for bad options, before any "
-            "training."
+            "beta-TC against disentanglement on the shapes factor grid, or with --dataset "
+            "dsprites the published protocol on dSprites), grid (--grid options only). "
+            "Errors are one line: exit status 2 for bad options, before any training."
         ),
     )
     study.add_argument("name", metavar="NAME", help="collapse, beta or grid")
@@ -126,6 +154,16 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "study's axis of that option or adds one (repeatable)"
         ),
     )
+    study.add_argument(
+        "--dataset",
+        default=None,
+        metavar="NAME",
+        help=(
+            "the data set of every run, instead of the study's own (beta: shapes_grid or "
+            "dsprites, which need ground-truth factors)"
+        ),
+    )
+    _add_data_place(study)
     study.add_argument("--resume", action="store_true", help="continue the study in --output")
     study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
 
@@ -163,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif command == "plot":
             from ._plot_run import plot_run
 
-            for path in plot_run(arguments.run):
+            for path in plot_run(arguments.run, place=_place(arguments)):
                 print(path)
         else:
             from ._evaluation import EVALUATION_FILE, evaluate_run, table
@@ -172,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.run,
                 arguments.metrics,
                 num_samples=arguments.num_samples,
+                place=_place(arguments),
                 weights=arguments.weights,
             )
             print(
@@ -185,6 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(command, action, debug=arguments.debug)
 
 
+def _place(arguments: argparse.Namespace) -> "DataPlace | None":
+    """Where eval and plot find the run's standard data set, as `--data-dir` and
+    `--no-download` say (None when neither is given)."""
+    if arguments.data_dir is None and not arguments.no_download:
+        return None
+    from ._load_run import DataPlace
+
+    return DataPlace(arguments.data_dir, arguments.no_download)
+
+
 def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
     from ._study import plan_study, prepare_folder, run_study
 
@@ -194,6 +243,9 @@ def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
         epochs=arguments.epochs,
         grid=arguments.grid,
         output=arguments.output,
+        dataset=arguments.dataset,
+        data_dir=arguments.data_dir,
+        no_download=arguments.no_download,
     )
     words = sys.argv[1:] if argv is None else list(argv)
     rows, command = prepare_folder(

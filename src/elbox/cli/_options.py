@@ -16,7 +16,24 @@ from ._step_options import StepFeatureOptions, check_step_options
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
-DatasetName = Literal["digits", "shapes", "shapes_grid"]
+DatasetName = Literal[
+    "digits",
+    "shapes",
+    "shapes_grid",
+    "mnist",
+    "fashion_mnist",
+    "binarized_mnist",
+    "cifar10",
+    "dsprites",
+]
+STANDARD_DATASETS: tuple[str, ...] = (
+    "mnist",
+    "fashion_mnist",
+    "binarized_mnist",
+    "cifar10",
+    "dsprites",
+)
+"""The data sets read from their published files (see `elbox.data`), not bundled."""
 DecoderOutput = Literal["logits", "sigmoid"]
 
 
@@ -37,7 +54,9 @@ class TrainOptions(StepFeatureOptions, LoggingOptions, LoopOptions, DataOptions)
     """The reference architecture: a multilayer perceptron or a convolutional VAE."""
     dataset: DatasetName = "digits"
     """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites; shapes_grid: the
-    sprites on a discrete factor grid, with ground truth for disentanglement metrics."""
+    sprites on a discrete factor grid, with ground truth for disentanglement metrics; and
+    the standard sets, downloaded once into --data-dir: mnist, fashion_mnist,
+    binarized_mnist, cifar10, and dsprites (ground truth)."""
     kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
     """The KL weight schedule."""
     kl_warmup_steps: int | None = None
@@ -220,7 +239,11 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
     `given` holds the options chosen explicitly (by a flag or a config file), which tells a
     chosen `--dataset` from the default one.
     """
-    problems = check_data_options(options, dataset_given="dataset" in (given or {}))
+    problems = check_data_options(
+        options,
+        dataset_given="dataset" in (given or {}),
+        standard=options.data is None and options.dataset in STANDARD_DATASETS,
+    )
     problems += check_loop_options(options)
     problems += check_step_options(options)
     for name in ("latent", "hidden", "epochs", "batch_size"):

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from ..training._image_panels import decoder_mean, to_display
 from ._analysis import ACTIVE_THRESHOLD, analyse
-from ._load_run import LoadedRun, load_run
+from ._load_run import DataPlace, LoadedRun, load_run
 from ._plots import (
     plot_kl_per_dimension,
     plot_reconstructions,
@@ -30,10 +30,11 @@ def _images(values: Any, splits: Splits, loss_type: object) -> npt.NDArray[Any]:
     return images if images.shape[-1] == 3 else images[..., 0]
 
 
-def plot_run(folder: Path) -> list[Path]:
-    """(Re)draw the plots of the run in `folder` from its metrics and best checkpoint."""
+def plot_run(folder: Path, *, place: DataPlace | None = None) -> list[Path]:
+    """(Re)draw the plots of the run in `folder` from its metrics and best checkpoint;
+    `place` says where its standard data set is now."""
     with holding(folder):
-        return plot(folder, load_run(folder))
+        return plot(folder, load_run(folder, place=place))
 
 
 def plot(folder: Path, loaded: LoadedRun) -> list[Path]:

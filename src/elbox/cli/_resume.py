@@ -22,6 +22,8 @@ _RESUMABLE_CHANGES = {
     "log_images_every",
     "wandb_project",
     "distributed",
+    "data_dir",
+    "no_download",
 }
 
 

@@ -11,9 +11,11 @@ import numpy as np
 from .. import data as datasets
 from ..data import DataFile, DataSplit
 from ._errors import RunError
-from ._options import TrainOptions, data_name
+from ._ground_truth import shapes_grid
+from ._options import STANDARD_DATASETS, TrainOptions, data_name
 from ._own_data import ModelRows, Subset, data_split, model_shape, open_own_data, plot_shape
 from ._processes import Processes
+from ._standard_sets import standard_splits
 
 VALIDATION_FRACTION = 0.1
 VALIDATION_BATCH = 256
@@ -21,18 +23,12 @@ SHAPES_EXAMPLES, SHAPES_TEST = 6000, 1000
 # Images drawn from the shapes factor grid (3 shapes x 6 scales x 10 rotations x 16 x 16
 # positions = 46,080 images): a training set and a test set.
 SHAPES_GRID_EXAMPLES, SHAPES_GRID_TEST = 20_000, 2_000
-SHAPES_GRID_ROTATIONS = 10
-
-
-def shapes_grid() -> datasets.ShapesGrid:
-    """The factor grid of `--dataset shapes_grid`: 10 rotations, so that the DCI score's
-    gradient-boosted trees (one class per rotation) stay affordable."""
-    return datasets.ShapesGrid(num_rotations=SHAPES_GRID_ROTATIONS)
 
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 Examples = FloatArray | Subset
-"""A split: an array in memory (the bundled sets), or indices into your own data."""
+"""A split: an array in memory (the bundled sets), or indices into a file read by rows (your
+own data, a standard data set)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +53,8 @@ def load_splits(
 ) -> Splits:
     """The train, validation and test data.
 
-    For a bundled data set, validation is the last 10% of its training set. For `--data`,
+    For a bundled data set, validation is the last 10% of its training set; a standard data
+    set has its published splits (see `_standard_sets`). For `--data`,
     the split saved in `folder` (when given and present), else a new seeded split; `data` is
     the opened data, if it already is.
     """
@@ -74,6 +71,9 @@ def load_splits(
             data,
             split,
         )
+    if options.dataset in STANDARD_DATASETS:
+        standard = standard_splits(options, VALIDATION_FRACTION)
+        return Splits(standard.train, standard.validation, standard.test, standard.image_shape)
     if options.dataset == "digits":
         digits = datasets.digits()
         train, test, image_shape = digits.train, digits.test, digits.image_shape

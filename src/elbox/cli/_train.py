@@ -52,6 +52,8 @@ def resolve_options(options: TrainOptions, data: DataFile | None) -> TrainOption
         changes["loss_type"] = ("bce" if sigmoid else "bce_logits") if in_unit else "mse"
     if options.data is not None:
         changes["data"] = options.data.absolute()
+    if options.data_dir is not None:
+        changes["data_dir"] = options.data_dir.expanduser().absolute()
     return dataclasses.replace(options, **changes)
 
 

@@ -8,6 +8,13 @@ your own data from files.
   NumPy, with their generative factors, for disentanglement experiments;
   [`ShapesGrid`][elbox.data.ShapesGrid]: the same sprites on a discrete factor grid, drawn
   on demand, as ground truth for `elbox.metrics`' disentanglement scores.
+- The standard data sets by name, read from their published files (downloaded into the
+  data folder, [`data_folder`][elbox.data.data_folder], when missing, checked against
+  their published checksums, and cached for reading by rows):
+  [`mnist`][elbox.data.mnist], [`fashion_mnist`][elbox.data.fashion_mnist],
+  [`binarized_mnist`][elbox.data.binarized_mnist], [`cifar10`][elbox.data.cifar10]
+  ([`ImageDataset`][elbox.data.ImageDataset]) and [`dsprites`][elbox.data.dsprites]
+  ([`DSprites`][elbox.data.DSprites], ground truth for the disentanglement scores).
 - [`open_data`][elbox.data.open_data]: a `.npy` file (read lazily), a `.npz` file or a
   folder of PNG/JPEG images, checked before training; with
   [`split_indices`][elbox.data.split_indices] and
@@ -34,3 +41,11 @@ from ._shapes import shapes as shapes
 from ._shapes_grid import ShapesGrid as ShapesGrid
 from ._split import DataSplit as DataSplit
 from ._split import split_indices as split_indices
+from ._standard import DSprites as DSprites
+from ._standard import ImageDataset as ImageDataset
+from ._standard import binarized_mnist as binarized_mnist
+from ._standard import cifar10 as cifar10
+from ._standard import data_folder as data_folder
+from ._standard import dsprites as dsprites
+from ._standard import fashion_mnist as fashion_mnist
+from ._standard import mnist as mnist

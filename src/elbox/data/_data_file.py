@@ -14,8 +14,10 @@ from jaxtyping import Float32, Int
 from ._errors import DataError
 from ._image_folder import read_image_folder
 
-DataFormat = Literal["npy", "npz", "images"]
-"""How the data is stored: a `.npy` file, a `.npz` file or a folder of images."""
+DataFormat = Literal["npy", "npz", "images", "bits"]
+"""How the data is stored: a `.npy` file, a `.npz` file or a folder of images; `"bits"` is
+a `.npy` file of binary images packed 8 pixels to a byte, as elbox caches binarised MNIST
+and dSprites."""
 
 # The scan for NaN, infinities and the value range reads about this many bytes at a time.
 _SCAN_BYTES: Final = 1 << 25
@@ -177,14 +179,17 @@ def _integer_scale(low: float, high: float, where: str) -> float:
 class DataFile:
     """Examples read from a `.npy` file, a `.npz` file or a folder of images.
 
-    Made by [`open_data`][elbox.data.open_data], which checks the data once. `take(rows)`
+    Made by [`open_data`][elbox.data.open_data], which checks the data once, and by the
+    standard data sets ([`mnist`][elbox.data.mnist] and the others), whose splits are
+    files of elbox's cache. `take(rows)`
     reads the examples at `rows` as float32: integer images scaled to [0, 1], floating-point
     data as it is. A `.npy` file is read lazily, so the data may be larger than the memory;
     a `.npz` file and the images of a folder are read into memory (as stored, e.g. uint8).
 
     Attributes:
         path: the file or folder.
-        format: `"npy"`, `"npz"` or `"images"`.
+        format: `"npy"`, `"npz"`, `"images"`, or `"bits"` for the binary images of a
+            standard data set's cache.
         key: the array's name in a `.npz` file (None otherwise).
         num_examples: the number of examples (the first axis).
         example_shape: the shape of one example as `take` returns it: `(features,)`, or

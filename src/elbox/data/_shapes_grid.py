@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 from jaxtyping import Float32, Int32, Integer
 
+from ._factor_codes import checked_codes, sample_codes
 from ._shapes import (
     FACTOR_NAMES,
     SCALE_RANGE,
@@ -131,14 +132,7 @@ class ShapesGrid:
         Each factor in turn, as disentanglement_lib's dSprites does:
         `random_state.randint(n_k, size=num)` (`integers` for a `np.random.Generator`).
         """
-        if isinstance(num, bool) or not isinstance(num, int) or num < 0:
-            raise ValueError(f"num must be a non-negative int; got {num!r}")
-        if isinstance(random_state, np.random.Generator):
-            columns = [random_state.integers(n, size=num) for n in self.factors_num_values]
-        else:
-            columns = [random_state.randint(n, size=num) for n in self.factors_num_values]
-        codes: npt.NDArray[np.int64] = np.stack(columns, axis=1).astype(np.int64)
-        return codes
+        return sample_codes(self.factors_num_values, num, random_state)
 
     def sample_observations_from_factors(
         self,
@@ -198,19 +192,4 @@ class ShapesGrid:
         return f"ShapesGrid(size={self.size}, num_rotations={self.factors_num_values[2]})"
 
     def _checked_codes(self, factors: Any) -> npt.NDArray[np.int64]:
-        codes = np.asarray(factors)
-        if codes.ndim != 2 or codes.shape[1] != self.num_factors:
-            raise ValueError(
-                f"factors must have shape (num, {self.num_factors}); got shape {codes.shape}"
-            )
-        if not np.issubdtype(codes.dtype, np.integer):
-            raise ValueError(f"factors must be integer codes; got dtype {codes.dtype}")
-        sizes = np.asarray(self.factors_num_values)
-        outside = (codes < 0) | (codes >= sizes)
-        if outside.any():
-            row, column = np.argwhere(outside)[0]
-            raise ValueError(
-                f"factors[{row}, {column}] = {codes[row, column]} is outside the grid: factor "
-                f"{self.factor_names[column]!r} takes the values 0 to {sizes[column] - 1}"
-            )
-        return codes.astype(np.int64)
+        return checked_codes(factors, self.factors_num_values, self.factor_names)

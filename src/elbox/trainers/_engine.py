@@ -24,6 +24,7 @@ from .._custom_types import (
     OptimizerLike,
     StateLeaves,
     StepLike,
+    StepMetrics,
     Weights,
 )
 from .._sharding import DataParallel
@@ -38,8 +39,6 @@ from ._state_holder import StateHolder
 Kind = Literal["step", "steps", "evaluate"]
 """A compiled function's kind: one step, fused steps (`lax.scan`), or an evaluation."""
 
-StepMetrics = dict[str, Array]
-"""A step's metrics (scalars), or fused steps' (each of shape `(steps,)`)."""
 
 _TrainFn = Callable[[StateLeaves, Batch, StepLike], tuple[StateLeaves, StepMetrics]]
 _EvaluateFn = Callable[[StateLeaves, Batch, StepLike], tuple[Float[Array, ""], Metrics]]

@@ -13,12 +13,20 @@ from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
 from .._batch import BATCH_KEYS, batch_data
-from .._custom_types import Batch, LossFnFactory, Metrics, Model, NonFinite, OptimizerLike
+from .._custom_types import (
+    Batch,
+    LossFnFactory,
+    Metrics,
+    Model,
+    NonFinite,
+    OptimizerLike,
+    StepMetrics,
+)
 from .._validation import checked_int
 from ..core._nonfinite import NonFiniteStepError
 from ..core._precision import PrecisionName, PrecisionPolicy
 from ..trainers._abstract_trainer import AbstractTrainer
-from ..trainers._engine import Engine, StepMetrics
+from ..trainers._engine import Engine
 from ..trainers._loss_fn_trainer import LossFnTrainer
 from ._callback import Callback
 from ._history import History

@@ -12,11 +12,12 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from .._build import training_config
 from .._errors import RunError
-from .._options import TrainOptions, check_options
+from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
+from .._options import DatasetName, TrainOptions, check_options
 from .._splits import Splits, load_splits
 from .._train import resolve_options
 from ._grid import GridError, parse_grid
@@ -34,10 +35,12 @@ from ._report import (
     write_rows,
 )
 from ._seeds import train_seeds
-from ._spec import STUDIES, Measures, Setting, StudySpec
+from ._spec import STUDIES, Measures, Setting, StudySpec, on_dataset
 
 SPEC_FILE = "study.json"
 _FORMAT = 1
+# The options that say where the data is, not what a study computes.
+_DATA_PLACE = ("data_dir", "no_download")
 
 
 class StudyError(RunError):
@@ -59,7 +62,11 @@ class StudyPlan:
     output: Path
 
     def record(self) -> dict[str, Any]:
-        """What `study.json` holds: enough to tell whether `--resume` continues this study."""
+        """What `study.json` holds: enough to tell whether `--resume` continues this study.
+
+        Where the standard data sets are kept (`--data-dir`, `--no-download`) is left out:
+        it does not change what a study computes, and may change when it is resumed.
+        """
         return {
             "format": _FORMAT,
             "name": self.spec.name,
@@ -67,7 +74,12 @@ class StudyPlan:
             "epochs": self.epochs,
             "measures": self.measures,
             "settings": {
-                setting.label: self.options[setting.label].to_json() for setting in self.settings
+                setting.label: {
+                    name: value
+                    for name, value in self.options[setting.label].to_json().items()
+                    if name not in _DATA_PLACE
+                }
+                for setting in self.settings
             },
         }
 
@@ -75,7 +87,29 @@ class StudyPlan:
 def _measures(spec: StudySpec, options: Sequence[TrainOptions]) -> Measures:
     if spec.name != "grid":
         return spec.measures
-    return "disentanglement" if all(o.dataset == "shapes_grid" for o in options) else "collapse"
+    return "disentanglement" if all(has_factors(o) for o in options) else "collapse"
+
+
+def _on_dataset(
+    spec: StudySpec, dataset: str | None, data_dir: Path | None, no_download: bool
+) -> StudySpec:
+    """The study on `--dataset`, with `--data-dir` and `--no-download` in every run."""
+    if dataset is not None:
+        names = get_args(DatasetName)
+        if dataset not in names:
+            raise StudyError(f"--dataset {dataset!r}: the data sets are {', '.join(names)}")
+        if spec.measures == "disentanglement" and dataset not in GROUND_TRUTH_DATASETS:
+            raise StudyError(
+                f"--dataset {dataset}: the {spec.name} study measures disentanglement, which "
+                f"needs ground-truth factors: use {' or '.join(GROUND_TRUTH_DATASETS)}"
+            )
+        spec = on_dataset(spec, dataset)
+    place: dict[str, Any] = {}
+    if data_dir is not None:
+        place["data_dir"] = data_dir
+    if no_download:
+        place["no_download"] = True
+    return dataclasses.replace(spec, base={**spec.base, **place}) if place else spec
 
 
 def plan_study(
@@ -85,16 +119,21 @@ def plan_study(
     epochs: int | None,
     grid: Sequence[str],
     output: Path | None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    no_download: bool = False,
 ) -> StudyPlan:
     """Check everything a study needs before it trains anything.
 
     Raises:
         StudyError: for an unknown study, a bad `--grid`, a setting whose options or VAE
-            configuration are invalid, or bad `--seeds` / `--epochs`.
+            configuration are invalid, bad `--seeds` / `--epochs`, or a `--dataset` the
+            study cannot measure.
     """
     spec = STUDIES.get(name)
     if spec is None:
         raise StudyError(f"unknown study {name!r}; the studies are {', '.join(STUDIES)}")
+    spec = _on_dataset(spec, dataset, data_dir, no_download)
     try:
         for text in grid:
             spec = spec.with_axis(parse_grid(text))

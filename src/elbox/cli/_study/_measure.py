@@ -4,7 +4,7 @@
   log p(x) with K = 1000 samples, the active units and the mutual information I_q(x; z)
   (what `elbox train` reports, from `_analysis.analyse`);
 - `disentanglement`: the test negative ELBO and its parts, MIG, the FactorVAE and beta-VAE
-  scores and DCI disentanglement, on codes of fresh images of the shapes factor grid (see
+  scores and DCI disentanglement, on codes of images of the ground-truth data (see
   `_disentanglement`, whose `Budget` says where fewer points are drawn than in
   disentanglement_lib).
 """
