@@ -147,8 +147,9 @@ def test_the_vae_trainer_trains_and_evaluates_a_stateful_model() -> None:
     vae = VAETrainer(bn_model(), optax.adam(1e-2), ema_decay=0.5)
     x = patterns(16)
     first = float(vae.evaluate(x, loss_type="bce_logits")["neg_elbo"])
-    for _ in range(5):
+    for _ in range(2):
         vae.train_step(x, loss_type="bce_logits")
+    vae.train_steps(np.stack([x, x, x]), loss_type="bce_logits")  # fused: the same steps
     assert isinstance(vae.model, WithState)
     assert [int(c) for c in jax.tree.leaves(vae.state.model_state) if c.dtype == jnp.int32] == [
         5,
