@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
+from .._custom_types import Weights
 from ..likelihoods._likelihood import AbstractLikelihood, bits_per_dimension
 from ..metrics import ACTIVE_THRESHOLD as ACTIVE_THRESHOLD
 from ..metrics import (
@@ -192,8 +193,10 @@ def analyse(
     num_samples: int = LIKELIHOOD_SAMPLES,
     seed: int = 0,
     information_data: Examples | None = None,
+    weights: Weights = "trained",
 ) -> Analysis:
-    """Evaluate `vae` on `data` at its current step, under `likelihood` (called `name`).
+    """Evaluate `vae` on `data` at its current step, under `likelihood` (called `name`),
+    with its `"trained"` parameters or their `"ema"`.
 
     The negative ELBO is the trainer's own evaluation (`VAETrainer.evaluate`) over all of
     `data`, in batches; the posterior's statistics are over all of it too, as the
@@ -201,15 +204,17 @@ def analyse(
     binarisation). The likelihood bound (skipped with `num_samples=0`) uses the first
     `MAX_BOUND_EXAMPLES` examples, with keys from `seed`; so does the mutual information,
     on `information_data` when given (more examples raise the estimate's ceiling, log N).
+    An Equinox model runs in inference mode (BatchNorm on its running statistics), as the
+    metrics run it.
     """
-    model = vae.model
+    model = vae.model if weights == "trained" else vae.ema_model
     evaluation = likelihood.for_evaluation()
     neg_elbo_total = 0.0
     means, logvars = [], []
     normalised = True
     for start in range(0, len(data), _BATCH):
         batch = np.asarray(data[start : start + _BATCH])
-        values = vae.evaluate(batch, loss_type=likelihood)
+        values = vae.evaluate(batch, loss_type=likelihood, weights=weights)
         neg_elbo_total += len(batch) * float(values["neg_elbo"])
         observed = _observed(evaluation, batch)
         normalised = normalised and likelihood.normalised_for(batch)

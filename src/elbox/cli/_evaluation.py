@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._custom_types import Weights
 from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._disentanglement import SCORES, disentanglement_scores
@@ -72,15 +73,17 @@ def evaluate(
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
         num_samples=num_samples if "log_likelihood" in names else 0,
+        weights=loaded.weights,
     )
     record: dict[str, Any] = {
         "checkpoint_epoch": epoch,
+        "weights": loaded.weights,
         "metrics": list(names),
         **analysis.to_json(),
     }
     scores = [name for name in names if name in SCORES]
     if scores:
-        record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
+        record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
         record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return record
@@ -94,10 +97,10 @@ def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
         loaded.splits.test,
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
+        weights=loaded.weights,
     )
-    (folder / EVALUATION_FILE).write_text(
-        json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
-    )
+    record = {"checkpoint_epoch": loaded.epoch, "weights": loaded.weights, **analysis.to_json()}
+    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
     return analysis
 
 
@@ -107,12 +110,14 @@ def evaluate_run(
     *,
     num_samples: int = 1000,
     place: DataPlace | None = None,
+    weights: Weights | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
     `folder` on its test split, also written to its `evaluation.json`; `place` says where
-    its standard data set is now."""
+    its standard data set is now, `weights` chooses the trained parameters or their
+    average (default: the average, for a run with one)."""
     with holding(folder):
-        loaded = load_run(folder, place=place)
+        loaded = load_run(folder, place=place, weights=weights)
         names = chosen_metrics(metrics, loaded.options)
         return evaluate(folder, loaded, names, num_samples=num_samples)
 
@@ -175,6 +180,8 @@ def table(record: dict[str, Any]) -> list[str]:
         )
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
+    if record.get("weights") == "ema":
+        rows.append(("weights", "EMA", "the exponential moving average of the parameters"))
     width = max(len(name) for name, _, _ in rows)
     number = max(len(value) for _, value, _ in rows)
     lines = [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]

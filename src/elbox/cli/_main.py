@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="importance samples of the log-likelihood bound (default: 1000)",
     )
+    evaluate.add_argument(
+        "--weights",
+        choices=["trained", "ema"],
+        default=None,
+        help=(
+            "evaluate the trained weights or their exponential moving average (default: "
+            "the average for a run with --ema-decay)"
+        ),
+    )
     _add_data_place(evaluate)
     _add_study_parser(commands, common)
     return parser
@@ -215,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.metrics,
                 num_samples=arguments.num_samples,
                 place=_place(arguments),
+                weights=arguments.weights,
             )
             print(
                 f"{arguments.run}: best checkpoint (epoch {record['checkpoint_epoch']}) on the "

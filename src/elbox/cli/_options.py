@@ -12,6 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from ._data_options import DataOptions, check_data_options
 from ._loop_options import LoggingOptions, LoopOptions, check_loop_options
+from ._step_options import StepFeatureOptions, check_step_options
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
@@ -59,14 +60,14 @@ _SIGMOID_LIKELIHOODS = ("mse", "bce", "mae", "bernoulli", "continuous_bernoulli"
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
+class TrainOptions(StepFeatureOptions, LoggingOptions, LoopOptions, DataOptions):
     """Everything `elbox train` can be told; each field is a `--flag` of the same name.
 
     The defaults are the VAE Trainer spec's quick-start settings (cyclical annealing,
     beta 4, free bits 0.5) on scikit-learn's bundled digits, with the annealing periods
     scaled to the run's length. The fields of the base classes (your own data, the
-    training loop, logging) come first in `dataclasses.fields`, and are grouped in
-    `--help`.
+    training loop, logging, the training step) come first in `dataclasses.fields`, and are
+    grouped in `--help`.
     """
 
     framework: Framework = "nnx"
@@ -180,7 +181,7 @@ def _field_docs() -> dict[str, str]:
 
 def _option_classes() -> list[type]:
     """TrainOptions and the option classes it is made of, in the order `--help` shows them."""
-    return [TrainOptions, DataOptions, LoopOptions, LoggingOptions]
+    return [TrainOptions, DataOptions, LoopOptions, LoggingOptions, StepFeatureOptions]
 
 
 def _owner(name: str) -> type:
@@ -270,6 +271,7 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
         standard=options.data is None and options.dataset in STANDARD_DATASETS,
     )
     problems += check_loop_options(options)
+    problems += check_step_options(options)
     for name in ("latent", "hidden", "epochs", "batch_size"):
         if getattr(options, name) < 1:
             problems.append(f"{_flag(name)} must be >= 1; got {getattr(options, name)}")

@@ -56,7 +56,9 @@ def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
     plots = folder / "plots"
     paths = [plot_training_curves(steps, epochs, plots / "training_curves.png")]
     name = str(likelihood_name(options))
-    analysis = analyse(vae, splits.test, likelihood=likelihood, name=name, num_samples=0)
+    analysis = analyse(
+        vae, splits.test, likelihood=likelihood, name=name, num_samples=0, weights=loaded.weights
+    )
     paths.append(
         plot_kl_per_dimension(
             analysis.kl_per_dimension,
@@ -65,7 +67,7 @@ def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
             plots / "kl_per_dimension.png",
         )
     )
-    model = vae.model
+    model = loaded.model
     inputs = splits.test[:12]
     mean, _ = model.encode(jnp.asarray(inputs))
     paths.append(

@@ -100,6 +100,13 @@ def check_sizes(options: TrainOptions, splits: Splits, processes: Processes) -> 
             f"--batch-size {options.batch_size} is larger than the {count} training examples "
             f"of {name}; use --batch-size {count} or less"
         )
+    update = options.batch_size * options.accumulate
+    if update > count:
+        raise RunError(
+            f"--accumulate {options.accumulate} batches of --batch-size {options.batch_size} "
+            f"({update} examples per update) is more than the {count} training examples of "
+            f"{name}; use a smaller --accumulate"
+        )
     devices = processes.devices
     if options.batch_size % devices:
         raise RunError(

@@ -36,7 +36,7 @@ from ._own_data import SPLIT_FILE, check_same_data, data_record, open_own_data
 from ._plot_run import plot
 from ._processes import Processes, agree_flag, agree_text, join_processes
 from ._resume import check_same_run
-from ._run_files import CONFIG_FILE, MONITOR, SUMMARY_FILE
+from ._run_files import CONFIG_FILE, SUMMARY_FILE, monitor_of
 from ._run_folder import FirstStep, RunFolder, open_run_folder
 from ._splits import Splits, batch_loader, check_sizes, load_splits, validation_loader
 from ._summary import print_summary
@@ -100,6 +100,7 @@ def _train(options: TrainOptions, given: Mapping[str, Any] | None, processes: Pr
     try:
         loaded = load_run(folder, data=data)  # every process: reading checkpoints is collective
         if processes.primary:
+            monitor = monitor_of(options.ema_decay)
             analysis = evaluate_at_end(folder, loaded)
             best_epoch = loaded.epoch
             plot(folder, loaded)
@@ -107,8 +108,8 @@ def _train(options: TrainOptions, given: Mapping[str, Any] | None, processes: Pr
                 "seconds": seconds,
                 "epochs": len(history.epochs),
                 "steps": vae.step,
-                "first_epoch_val_neg_elbo": history.epochs[0][MONITOR],
-                "last_epoch_val_neg_elbo": history.epochs[-1][MONITOR],
+                "first_epoch_val_neg_elbo": history.epochs[0][monitor],
+                "last_epoch_val_neg_elbo": history.epochs[-1][monitor],
                 "best_epoch": best_epoch,
                 "stop_reason": history.stop_reason,
                 "processes": processes.count,
@@ -177,8 +178,13 @@ def _fit(
 ) -> tuple[Any, VAETrainer[Any], float]:
     """Train; `saved` is the config.json of the run a resume continues."""
     folder = run.path
+    # With --accumulate K a step is one optimizer update over K batches of --batch-size.
     loader = batch_loader(
-        splits.train, options.batch_size, processes, shuffle=True, seed=options.seed
+        splits.train,
+        options.batch_size * options.accumulate,
+        processes,
+        shuffle=True,
+        seed=options.seed,
     )
     # A resumed run keeps its VAE config and objective (annealing periods and capacity ramp
     # scaled to its first --epochs).
@@ -205,7 +211,7 @@ def _fit(
     checkpoint = ModelCheckpoint(
         CheckpointConfig(
             dirpath=folder / "checkpoints",
-            monitor=MONITOR,
+            monitor=monitor_of(options.ema_decay),
             mode="min",
             every_n_epochs=options.checkpoint_every,
             keep_latest=options.keep_checkpoints,
@@ -215,7 +221,11 @@ def _fit(
     if options.early_stopping is not None:
         callbacks.append(
             EarlyStopping(
-                EarlyStoppingConfig(monitor=MONITOR, patience=options.early_stopping, mode="min")
+                EarlyStoppingConfig(
+                    monitor=monitor_of(options.ema_decay),
+                    patience=options.early_stopping,
+                    mode="min",
+                )
             )
         )
     callbacks += experiment_loggers(options, folder, splits.validation[:8], splits)

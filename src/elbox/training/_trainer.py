@@ -24,6 +24,7 @@ from .._custom_types import (
 )
 from .._validation import checked_int
 from ..core._nonfinite import NonFiniteStepError
+from ..core._precision import PrecisionName, PrecisionPolicy
 from ..trainers._abstract_trainer import AbstractTrainer
 from ..trainers._engine import Engine
 from ..trainers._loss_fn_trainer import LossFnTrainer
@@ -106,7 +107,10 @@ class Trainer:
     Drives a `VAETrainer` (NNX or Equinox), or any loss through `Trainer.from_loss_fn`.
     Each epoch logs the means of the step metrics and, with validation data, `val_loss`,
     `val_recon_loss`, `val_kl_loss` and `val_neg_elbo` (the unannealed negative ELBO: KL
-    weight 1, no free bits).
+    weight 1, no free bits); for a trainer that keeps an average of the parameters
+    (`ema_decay`), the same of the average as `val_ema_loss`, ..., `val_ema_neg_elbo`.
+    Validation runs an Equinox model in inference mode (BatchNorm on its running
+    statistics).
 
     The loop owns the training state between its steps, so it donates the state's buffers
     to each step (`donate=True`): the state is updated in place, in the memory of one copy.
@@ -212,6 +216,10 @@ class Trainer:
         nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
         max_consecutive_skips: int = 10,
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        accumulate: int = 1,
+        precision: PrecisionName | PrecisionPolicy = "float32",
     ) -> "Trainer":
         """A Trainer over the loss that `make_loss_fn(step)` returns.
 
@@ -231,12 +239,25 @@ class Trainer:
             nonfinite: `"skip"`, `"raise"` or `"apply"` (see `LossFnTrainer`).
             mesh: train data-parallel over this mesh.
             max_consecutive_skips: stop after this many skipped steps in a row.
+            ema_decay: keep an average of the parameters (see `LossFnTrainer`).
+            ema_warmup: the average's warm-up (see `TrainStep`).
+            accumulate: micro-batches per optimizer update (see `TrainStep`).
+            precision: the mixed-precision policy (see `PrecisionPolicy`).
 
         Returns:
             A Trainer driving a `LossFnTrainer`.
         """
         engine = LossFnTrainer(
-            model, optimizer, make_loss_fn, key=key, nonfinite=nonfinite, mesh=mesh
+            model,
+            optimizer,
+            make_loss_fn,
+            key=key,
+            nonfinite=nonfinite,
+            mesh=mesh,
+            ema_decay=ema_decay,
+            ema_warmup=ema_warmup,
+            accumulate=accumulate,
+            precision=precision,
         )
         return cls(
             engine,
@@ -418,10 +439,16 @@ class Trainer:
         steps = self._steps
         results: list[tuple[int, Metrics]] = []
         for batch in source(0):
-            _, metrics = steps.engine.evaluate(steps.evaluation_step, steps.prepare(batch, 1))
-            shown = {
-                name: value for name, value in metrics.items() if name not in steps.hidden_metrics
-            }
+            prepared = steps.prepare(batch, 1)
+            shown: Metrics = {}
+            for weights in steps.weights:  # the trained parameters, and their average
+                _, metrics = steps.engine.evaluate(steps.evaluation_step, prepared, weights=weights)
+                prefix = "" if weights == "trained" else f"{weights}_"
+                shown.update(
+                    (prefix + name, value)
+                    for name, value in metrics.items()
+                    if name not in steps.hidden_metrics
+                )
             results.append((_leading_size(batch), shown))
         total = sum(size for size, _ in results)
         if total == 0:

@@ -20,6 +20,7 @@ from .._analysis import LIKELIHOOD_SAMPLES, MAX_BOUND_EXAMPLES, analyse
 from .._disentanglement import DEFAULT_BUDGET, Budget, disentanglement_scores
 from .._likelihood import run_likelihood
 from .._options import TrainOptions, likelihood_name
+from .._run_files import weights_of
 from .._splits import Splits
 from ._spec import Measures
 
@@ -101,6 +102,7 @@ def measure(
     """The metrics of one trained seed, by name (see `METRICS`); the disentanglement
     scores with `budget` (default: `elbox eval`'s)."""
     collapse = measures == "collapse"
+    weights = weights_of(options.ema_decay)
     analysis = analyse(
         trainer,
         splits.test,
@@ -109,6 +111,7 @@ def measure(
         num_samples=LIKELIHOOD_SAMPLES if collapse else 0,
         seed=10_000 + seed,
         information_data=information_examples(splits) if collapse else None,
+        weights=weights,
     )
     values = {
         "neg_elbo": analysis.neg_elbo,
@@ -125,9 +128,10 @@ def measure(
     }
     if not collapse:
         scores = ("mig", "factor_vae", "beta_vae", "dci")
+        model = trainer.model if weights == "trained" else trainer.ema_model
         values.update(
             disentanglement_scores(
-                trainer.model, options, scores, seed=seed, budget=budget or DEFAULT_BUDGET
+                model, options, scores, seed=seed, budget=budget or DEFAULT_BUDGET
             )
         )
     return {name: values[name] for name in METRICS[measures]}

@@ -56,7 +56,9 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     start = time.perf_counter()
     one = Processes(count=1, index=0, devices=1)
     loaders = [
-        batch_loader(splits.train, options.batch_size, one, shuffle=True, seed=seed)
+        batch_loader(
+            splits.train, options.batch_size * options.accumulate, one, shuffle=True, seed=seed
+        )
         for seed in seeds
     ]
     steps_per_epoch = len(loaders[0])

@@ -432,7 +432,8 @@ class CheckpointStore:
         if len(layout) != len(specs):
             raise CheckpointError(
                 f"{where} does not match `like`: it holds {len(layout)} arrays, `like` has "
-                f"{len(specs)} (a different model or optimizer?)"
+                f"{len(specs)} (a different model or optimizer, or another ema_decay or "
+                "precision?)"
             )
         for index, (saved, wanted, path) in enumerate(zip(layout, specs, paths, strict=True)):
             if saved != wanted:
