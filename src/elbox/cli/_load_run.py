@@ -1,7 +1,6 @@
 """Reading a run folder back: its options, data, and a `VAETrainer` at its best checkpoint."""
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ from ._build import build_vae, saved_settings
 from ._errors import RunError
 from ._options import TrainOptions
 from ._own_data import check_same_data, open_own_data
-from ._run_files import CONFIG_FILE, MONITOR
+from ._resume import read_run_config
+from ._run_files import MONITOR
 from ._splits import Splits, load_splits
 
 
@@ -35,10 +35,7 @@ class LoadedRun:
 
 def load_run(folder: Path, *, data: DataFile | None = None) -> LoadedRun:
     """The run's options, data, and a VAETrainer holding its best checkpoint."""
-    config_file = folder / CONFIG_FILE
-    if not config_file.exists():
-        raise RunError(f"{folder} holds no elbox run (no {CONFIG_FILE})")
-    saved = json.loads(config_file.read_text())
+    saved = read_run_config(folder)
     options = TrainOptions.from_json(saved["options"])
     if options.data is not None and data is None:
         data = open_own_data(options)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..._atomic import write_atomic, write_json
 from .._build import training_config
 from .._errors import RunError
 from .._options import TrainOptions, check_options
@@ -164,7 +165,7 @@ def prepare_folder(
     elif folder.exists() and any(folder.iterdir()):
         raise StudyError(f"{folder} is not empty and holds no study; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps({"command": command, **plan.record()}, indent=2))
+    write_json(record_path, {"command": command, **plan.record()})
     return [], command
 
 
@@ -226,7 +227,7 @@ def _write_report(
         plan.spec, plan.settings, rows, metric_names, command=command, epochs=plan.epochs
     )
     path = plan.output / MARKDOWN_FILE
-    path.write_text(text)
+    write_atomic(path, text)
     shown = [name for name in plan.spec.plot_metrics if name in metric_names] or metric_names
     plot(plan.spec, plan.settings, rows, shown, plan.output / PLOT_FILE)
     return path

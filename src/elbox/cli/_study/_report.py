@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # files only: no display is needed or assumed
 
 import matplotlib.pyplot as plt  # after choosing the backend
 
+from ..._atomic import atomic_path
 from ._measure import DESCRIPTIONS
 from ._spec import Setting, StudySpec
 
@@ -58,12 +59,10 @@ def read_rows(path: Path) -> list[Row]:
 
 def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
     """Write `study.csv` whole, atomically (a crash never leaves half a file)."""
-    temporary = path.with_suffix(".csv.tmp")
-    with temporary.open("w", newline="") as file:
+    with atomic_path(path) as temporary, temporary.open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(header))
         writer.writeheader()
         writer.writerows(rows)
-    temporary.replace(path)
 
 
 def _format(metric: str, mean: float, spread: float) -> str:
@@ -228,8 +227,11 @@ def plot(
     figure.suptitle(f"elbox study {spec.name}: mean ± standard deviation over seeds")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=110, bbox_inches="tight", format=path.suffix[1:])
+    finally:
+        plt.close(figure)
     return path
 
 
