@@ -102,7 +102,9 @@ def test_image_folder_grey_rgb_and_resized(tmp_path: Path) -> None:
     colour = rng.integers(0, 256, (6, 4, 3), dtype=np.uint8)
     _save_png(tmp_path / "mixed" / "a" / "colour.png", colour)
     _save_png(tmp_path / "mixed" / "b" / "grey.jpg", grey[0])
-    mixed = open_data(tmp_path / "mixed")  # one RGB image: all are read as RGB
+    with pytest.raises(DataError, match=r"a/colour\.png is 8-bit RGB and b/grey\.jpg is 8-bit L"):
+        open_data(tmp_path / "mixed")  # a grey and a colour image: convert them, or no
+    mixed = open_data(tmp_path / "mixed", image_mode="RGB")
     assert mixed.image_shape == (6, 4, 3)
     np.testing.assert_allclose(mixed.take(np.array([0]))[0], colour / 255.0, rtol=1e-6)
 
@@ -148,7 +150,7 @@ def test_bad_data_messages(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"has shape \(5,\); elbox needs examples"):
         open_data(tmp_path / "flat.npy")
     np.save(tmp_path / "wide.npy", np.full((3, 2), 70000, np.int64))
-    with pytest.raises(DataError, match="holds integers from 70000 to 70000"):
+    with pytest.raises(DataError, match="holds int64 values from 70000 to 70000"):
         open_data(tmp_path / "wide.npy")
 
 
