@@ -27,6 +27,7 @@ from ..metrics import (
     posterior_parameters,
 )
 from ..trainers._vae_trainer import VAETrainer
+from ._progress import progress
 
 LIKELIHOOD_SAMPLES = 1000
 """K of the log-likelihood bound that `elbox train` reports (Burda et al. use 5000)."""
@@ -34,6 +35,27 @@ LIKELIHOOD_SAMPLES = 1000
 MAX_BOUND_EXAMPLES = 10_000
 """The likelihood bound and the mutual information use at most this many test examples
 (the first ones), so that their cost and memory stay bounded on a large own data set."""
+
+MIN_BOUND_EXAMPLES = 100
+"""The end-of-run budget never leaves the bound fewer test examples than this."""
+
+PASSES_PER_TRAINING_EXAMPLE = 3
+"""What one example of a training step costs, in passes of the encoder and decoder
+(forward and backward); one importance sample of the bound costs one."""
+
+
+def end_of_run_examples(
+    test_examples: int, num_samples: int, *, epochs: int, train_examples: int
+) -> int:
+    """How many test examples the bound that `elbox train` ends with uses: enough for it
+    to cost about what the training did, `3 * epochs * train_examples / K` (each of the K
+    samples costs one pass, a training example about three), at least 100, at most
+    10,000 and the test split."""
+    if num_samples < 1:
+        return min(test_examples, MAX_BOUND_EXAMPLES)
+    budget = PASSES_PER_TRAINING_EXAMPLE * epochs * train_examples // num_samples
+    return min(test_examples, MAX_BOUND_EXAMPLES, max(MIN_BOUND_EXAMPLES, budget))
+
 
 _BATCH = 256
 _BOUND_BATCH = 64
@@ -93,7 +115,11 @@ class Analysis:
         bound: the importance-weighted bound of log p(x) with `num_samples` samples, in
             nats per example (None when not computed): a log-likelihood bound only when
             the likelihood is normalised for the data (see `log_likelihood`).
-        mutual_information: I_q(x; z) in nats (He et al. 2019; None when not computed).
+        mutual_information: I_q(x; z) in nats (He et al. 2019; None when not computed),
+            within its bounds 0 and log N (N: `information_examples`): the Monte Carlo
+            estimate clipped to them.
+        mutual_information_estimate: the estimate itself, which its sampling error can
+            put a little below 0 (or above log N).
         num_samples: K of the bound (0 when not computed).
         bound_examples: how many examples the bound used.
         information_examples: how many examples the mutual information used (N: the
@@ -114,6 +140,7 @@ class Analysis:
     num_samples: int = 0
     bound_examples: int = 0
     information_examples: int = 0
+    mutual_information_estimate: float | None = None
 
     @property
     def active_units(self) -> int:
@@ -155,6 +182,8 @@ class Analysis:
             "mutual_information": self.mutual_information,
             "information_examples": self.information_examples,
             "information_ceiling": self.information_ceiling,
+            "mutual_information_estimate": self.mutual_information_estimate,
+            "mutual_information_bounds": [0.0, self.information_ceiling],
             "active_units": self.active_units,
             "latent_dimensions": int(self.active.size),
             "active_threshold": ACTIVE_THRESHOLD,
@@ -191,6 +220,7 @@ def analyse(
     likelihood: AbstractLikelihood,
     name: str,
     num_samples: int = LIKELIHOOD_SAMPLES,
+    examples: int | None = None,
     seed: int = 0,
     information_data: Examples | None = None,
     weights: Weights = "trained",
@@ -202,25 +232,28 @@ def analyse(
     `data`, in batches; the posterior's statistics are over all of it too, as the
     likelihood observes it (`for_evaluation`: a binarising Bernoulli's fixed
     binarisation). The likelihood bound (skipped with `num_samples=0`) uses the first
-    `MAX_BOUND_EXAMPLES` examples, with keys from `seed`; so does the mutual information,
-    on `information_data` when given (more examples raise the estimate's ceiling, log N).
-    An Equinox model runs in inference mode (BatchNorm on its running statistics), as the
-    metrics run it.
+    `examples` examples (default: all, at most `MAX_BOUND_EXAMPLES`), with keys from
+    `seed`; so does the mutual information, on `information_data` when given (more
+    examples raise the estimate's ceiling, log N). An Equinox model runs in inference
+    mode (BatchNorm on its running statistics), as the metrics run it. On a terminal, a
+    bar shows each pass's progress.
     """
     model = vae.model if weights == "trained" else vae.ema_model
     evaluation = likelihood.for_evaluation()
     neg_elbo_total = 0.0
     means, logvars = [], []
     normalised = True
-    for start in range(0, len(data), _BATCH):
-        batch = np.asarray(data[start : start + _BATCH])
-        values = vae.evaluate(batch, loss_type=likelihood, weights=weights)
-        neg_elbo_total += len(batch) * float(values["neg_elbo"])
-        observed = _observed(evaluation, batch)
-        normalised = normalised and likelihood.normalised_for(batch)
-        mean, logvar = posterior_parameters(model, observed)
-        means.append(np.asarray(mean, np.float64))
-        logvars.append(np.asarray(logvar, np.float64))
+    with progress(len(data), "evaluating the test split") as bar:
+        for start in range(0, len(data), _BATCH):
+            batch = np.asarray(data[start : start + _BATCH])
+            values = vae.evaluate(batch, loss_type=likelihood, weights=weights)
+            neg_elbo_total += len(batch) * float(values["neg_elbo"])
+            observed = _observed(evaluation, batch)
+            normalised = normalised and likelihood.normalised_for(batch)
+            mean, logvar = posterior_parameters(model, observed)
+            means.append(np.asarray(mean, np.float64))
+            logvars.append(np.asarray(logvar, np.float64))
+            bar.update(len(batch))
     n = len(data)
     all_means, all_logvars = np.concatenate(means), np.concatenate(logvars)
     per_dimension = np.asarray(
@@ -228,31 +261,26 @@ def analyse(
     )
     neg_elbo, kl = neg_elbo_total / n, float(per_dimension.sum())
     key = jax.random.key(seed)
-    bounded = min(n, MAX_BOUND_EXAMPLES)
+    bounded = min(n, MAX_BOUND_EXAMPLES if examples is None else examples)
     subset = _array(data, bounded)
     bound: float | None = None
     if num_samples:
-        bounds = log_likelihood(
-            model,
-            subset,
-            loss_type=likelihood,
-            num_samples=num_samples,
-            key=jax.random.fold_in(key, 0),
-            batch_size=_BOUND_BATCH,
+        bound = _likelihood_bound(
+            model, subset, likelihood, num_samples, jax.random.fold_in(key, 0)
         )
-        bound = float(np.mean(np.asarray(bounds, np.float64)))
     if information_data is None:
         information_subset = subset
     else:
         information_subset = _array(
             information_data, min(len(information_data), MAX_BOUND_EXAMPLES)
         )
-    information = mutual_information(
+    estimate = mutual_information(
         model,
         _observed(evaluation, information_subset),
         key=jax.random.fold_in(key, 1),
         batch_size=_BATCH,
     )
+    information = min(max(estimate, 0.0), math.log(len(information_subset)))
     return Analysis(
         likelihood=LikelihoodRecord.of(name, likelihood, normalised=normalised),
         dimensions=math.prod(subset.shape[1:]),
@@ -268,4 +296,30 @@ def analyse(
         num_samples=num_samples,
         bound_examples=bounded,
         information_examples=len(information_subset),
+        mutual_information_estimate=estimate,
     )
+
+
+def _likelihood_bound(
+    model: Any,
+    subset: npt.NDArray[Any],
+    likelihood: AbstractLikelihood,
+    num_samples: int,
+    key: Any,
+) -> float:
+    """The mean importance-weighted bound over `subset`, a batch at a time (with a bar)."""
+    total = 0.0
+    with progress(len(subset), f"log-likelihood bound (K={num_samples})") as bar:
+        for start in range(0, len(subset), _BOUND_BATCH):
+            batch = subset[start : start + _BOUND_BATCH]
+            bounds = log_likelihood(
+                model,
+                batch,
+                loss_type=likelihood,
+                num_samples=num_samples,
+                key=jax.random.fold_in(key, start),
+                batch_size=_BOUND_BATCH,
+            )
+            total += float(np.sum(np.asarray(bounds, np.float64)))
+            bar.update(len(batch))
+    return total / len(subset)

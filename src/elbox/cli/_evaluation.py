@@ -9,15 +9,15 @@ it is a normalised distribution of the data (otherwise they are labelled as loss
 """
 
 import dataclasses
-import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_json
 from .._custom_types import Weights
-from . import _disentanglement
-from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
-from ._disentanglement import SCORES, disentanglement_scores
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse, end_of_run_examples
+from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
 from ._errors import RunError
 from ._ground_truth import has_factors
 from ._likelihood import run_likelihood
@@ -60,23 +60,36 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
     return list(dict.fromkeys(requested))
 
 
+def _epoch(loaded: LoadedRun) -> int | None:
+    """The checkpoint's epoch counted from 1, as the progress lines count epochs."""
+    return None if loaded.epoch is None else loaded.epoch + 1
+
+
 def evaluate(
-    folder: Path, loaded: LoadedRun, names: Sequence[str], *, num_samples: int
+    folder: Path,
+    loaded: LoadedRun,
+    names: Sequence[str],
+    *,
+    num_samples: int,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
-    options, splits, vae, epoch = loaded.options, loaded.splits, loaded.vae, loaded.epoch
+    options, splits, vae = loaded.options, loaded.splits, loaded.vae
     if num_samples < 1:
         raise RunError(f"--num-samples must be >= 1; got {num_samples}")
+    if examples is not None and examples < 2:
+        raise RunError(f"--examples must be >= 2; got {examples}")
     analysis = analyse(
         vae,
         splits.test,
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
         num_samples=num_samples if "log_likelihood" in names else 0,
+        examples=examples,
         weights=loaded.weights,
     )
     record: dict[str, Any] = {
-        "checkpoint_epoch": epoch,
+        "checkpoint_epoch": _epoch(loaded),
         "weights": loaded.weights,
         "metrics": list(names),
         **analysis.to_json(),
@@ -84,23 +97,35 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
-    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
+        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+    write_json(folder / EVALUATION_FILE, record)
     return record
 
 
-def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
-    """The evaluation `elbox train` ends with, written to `evaluation.json`."""
-    options, vae = loaded.options, loaded.vae
+def evaluate_at_end(
+    folder: Path, loaded: LoadedRun, *, epochs: int, options: TrainOptions
+) -> Analysis:
+    """The evaluation `elbox train` ends with, written to `evaluation.json`: the bound with
+    `--eval-samples` samples on `--eval-examples` test examples (by default as many as
+    cost about what `epochs` of training did: `end_of_run_examples`)."""
+    vae, splits = loaded.vae, loaded.splits
+    samples = options.eval_samples
+    examples = options.eval_examples
+    if examples is None:
+        examples = end_of_run_examples(
+            len(splits.test), samples, epochs=epochs, train_examples=len(splits.train)
+        )
     analysis = analyse(
         vae,
-        loaded.splits.test,
+        splits.test,
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
+        num_samples=samples,
+        examples=examples,
         weights=loaded.weights,
     )
-    record = {"checkpoint_epoch": loaded.epoch, "weights": loaded.weights, **analysis.to_json()}
-    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
+    record = {"checkpoint_epoch": _epoch(loaded), "weights": loaded.weights, **analysis.to_json()}
+    write_json(folder / EVALUATION_FILE, record)
     return analysis
 
 
@@ -111,6 +136,7 @@ def evaluate_run(
     num_samples: int = 1000,
     place: DataPlace | None = None,
     weights: Weights | None = None,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
     `folder` on its test split, also written to its `evaluation.json`; `place` says where
@@ -119,7 +145,17 @@ def evaluate_run(
     with holding(folder):
         loaded = load_run(folder, place=place, weights=weights)
         names = chosen_metrics(metrics, loaded.options)
-        return evaluate(folder, loaded, names, num_samples=num_samples)
+        return evaluate(folder, loaded, names, num_samples=num_samples, examples=examples)
+
+
+def describe_information(record: dict[str, Any]) -> str:
+    """The mutual information with the Monte Carlo estimate it comes from and its bounds:
+    `0.00 nats (estimate -0.24, bounded by 0 and log N = 9.21)`."""
+    value = record["mutual_information"]
+    low, high = record.get("mutual_information_bounds") or [0.0, math.inf]
+    estimate = record.get("mutual_information_estimate")
+    shown = value if estimate is None else estimate
+    return f"{value:.2f} nats (estimate {shown:.2f}, bounded by {low:g} and log N = {high:.2f})"
 
 
 def likelihood_line(likelihood: dict[str, Any]) -> str:
@@ -170,14 +206,8 @@ def table(record: dict[str, Any]) -> list[str]:
             )
         )
     if "mutual_information" in names:
-        rows.append(
-            (
-                "mutual information",
-                f"{record['mutual_information']:.2f}",
-                f"nats (at most log N = {record['information_ceiling']:.2f}, "
-                f"N = {record['information_examples']} examples)",
-            )
-        )
+        value, _, note = describe_information(record).partition(" ")
+        rows.append(("mutual information", value, note))
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
     if record.get("weights") == "ema":

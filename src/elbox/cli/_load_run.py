@@ -1,7 +1,6 @@
 """Reading a run folder back: its options, data, and a `VAETrainer` at its best checkpoint."""
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from ._build import build_vae, saved_settings
 from ._errors import RunError
 from ._options import STANDARD_DATASETS, TrainOptions
 from ._own_data import check_same_data, open_own_data
-from ._run_files import CONFIG_FILE, monitor_of, weights_of
+from ._resume import read_run_config
+from ._run_files import monitor_of, weights_of
 from ._splits import Splits, load_splits
 
 
@@ -82,10 +82,7 @@ def load_run(
     """The run's options, data, and a VAETrainer holding its best checkpoint; `place` says
     where its standard data set is now, if it moved; `weights` chooses the parameters to
     evaluate (default: the average for a run with one)."""
-    config_file = folder / CONFIG_FILE
-    if not config_file.exists():
-        raise RunError(f"{folder} holds no elbox run (no {CONFIG_FILE})")
-    saved = json.loads(config_file.read_text())
+    saved = read_run_config(folder)
     options = TrainOptions.from_json(saved["options"])
     if weights == "ema" and options.ema_decay is None:
         raise RunError(

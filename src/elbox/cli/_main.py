@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CommandParser, run_command
+from ._errors import CommandParser, RunError, run_command
+from ._interrupts import Interruptions
 from ._options import TrainOptions, add_train_arguments, check_options, given_options
 
 if TYPE_CHECKING:  # _load_run imports JAX: imported only once the options are parsed
@@ -95,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_data_place(evaluate)
+    evaluate.add_argument(
+        "--examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "test examples of the log-likelihood bound and the mutual information (default: "
+            "the whole test split, at most 10000)"
+        ),
+    )
     _add_study_parser(commands, common)
     return parser
 
@@ -181,34 +192,62 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
 
 
+def _train_options(arguments: argparse.Namespace) -> tuple[TrainOptions, dict[str, Any]]:
+    """The options of `elbox train`, and those chosen explicitly: the flags, over a
+    `--config` file, over (with `--resume`) the options the run was started with.
+
+    Raises:
+        RunError: for a config file (or a resumed run's config.json) that cannot be read.
+    """
+    from ._config_file import read_config_file
+    from ._resume import recorded_options
+
+    given = given_options(arguments)
+    if arguments.config is not None:
+        given = {**read_config_file(arguments.config), **given}
+    if given.get("resume") and given.get("output") is not None:
+        # A resumed run continues with its own options; flags given now override them.
+        given = {**recorded_options(given["output"]), **given}
+    return TrainOptions(**given), given
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `elbox` command; returns its exit status (2 for a user's mistake, 1 for a
-    fault at run time)."""
+    fault at run time, 130 or 143 when interrupted by SIGINT or SIGTERM)."""
+    interruptions = Interruptions()
+    interruptions.install()
+    try:
+        return _run(argv, interruptions)
+    finally:
+        interruptions.uninstall()
+
+
+def _run(argv: Sequence[str] | None, interruptions: Interruptions) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     command = arguments.command
-    if command == "train" and arguments.config is None:
-        # Contradictory flags answer at once, before JAX is even imported.
-        given = given_options(arguments)
-        problems = check_options(TrainOptions(**given), given)
+    if command == "train":
+        # Contradictory flags answer at once, before anything is read or made.
+        try:
+            options, given = _train_options(arguments)
+        except RunError as error:
+            parser.exit(2, f"elbox train: error: {error}\n")
+        problems = check_options(options, given)
         if problems:
             parser.exit(2, f"elbox train: error: {'; '.join(problems)}\n")
-    if command == "eval" and arguments.num_samples < 1:
-        parser.exit(
-            2, f"elbox eval: error: --num-samples must be >= 1; got {arguments.num_samples}\n"
-        )
+    for name in ("num_samples", "examples"):
+        value = getattr(arguments, name, None)
+        if command == "eval" and value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            parser.exit(2, f"elbox eval: error: {flag} must be >= 1; got {value}\n")
 
-    # The commands are imported after parsing, so `--help` and bad options answer at once,
-    # before JAX is imported.
+    # The commands are imported after parsing, so `--help` and bad options answer at once.
     def action() -> None:
+        interruptions.check()  # a signal that arrived while starting
         if command == "train":
-            from ._config_file import read_config_file
             from ._train import train
 
-            given = given_options(arguments)
-            if arguments.config is not None:
-                given = {**read_config_file(arguments.config), **given}
-            train(TrainOptions(**given), given)
+            train(options, given, interruptions=interruptions)
         elif command == "study":
             _study(arguments, argv)
         elif command == "plot":
@@ -225,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 num_samples=arguments.num_samples,
                 place=_place(arguments),
                 weights=arguments.weights,
+                examples=arguments.examples,
             )
             print(
                 f"{arguments.run}: best checkpoint (epoch {record['checkpoint_epoch']}) on the "

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from ._analysis import ACTIVE_THRESHOLD, Analysis
-from ._evaluation import likelihood_line
+from ._evaluation import describe_information, likelihood_line
 from ._options import TrainOptions
 from ._plots import PLOT_NAMES
 from ._run_files import monitor_of
@@ -47,8 +47,7 @@ def print_summary(
     print(
         f"  active units: {analysis.active_units} of {analysis.active.size} latent dimensions "
         f"(posterior-mean variance > {ACTIVE_THRESHOLD}); mutual information I(x; z): "
-        f"{analysis.mutual_information:.2f} nats (at most log N = "
-        f"{analysis.information_ceiling:.2f}, N = {analysis.information_examples})"
+        f"{describe_information(analysis.to_json())}"
     )
     print(f"  run folder: {folder}")
     print(f"  plots: {folder / 'plots'}/{{{','.join(PLOT_NAMES)}}}.png")

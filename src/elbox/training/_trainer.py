@@ -1,5 +1,6 @@
 """`Trainer`: the epoch loop around a VAETrainer, with validation, callbacks and resume."""
 
+import itertools
 import time
 import warnings
 from collections import deque
@@ -22,6 +23,7 @@ from .._custom_types import (
     OptimizerLike,
     StepMetrics,
 )
+from .._faults import fault_point
 from .._validation import checked_int
 from ..core._nonfinite import NonFiniteStepError
 from ..core._precision import PrecisionName, PrecisionPolicy
@@ -30,6 +32,7 @@ from ..trainers._engine import Engine
 from ..trainers._loss_fn_trainer import LossFnTrainer
 from ._callback import Callback
 from ._history import History
+from ._interrupted import FitInterruptedError
 
 TrainData = Iterable[Batch] | Callable[[int], Iterable[Batch]]
 """Batches: a re-iterable (list, `elbox.data.batches`, a grain or PyTorch loader yielding
@@ -128,6 +131,12 @@ class Trainer:
     epoch, from 0), `epochs` (the total), `steps_per_epoch` (None when the data has no
     length), `should_stop` and `stop_reason` (set by `request_stop`) and `resumed_from`.
 
+    `request_interrupt(reason)` (what a signal handler calls) stops the loop after the step
+    that is running, without finishing the epoch: every callback's `on_interrupt` runs
+    (`ModelCheckpoint` saves the last finished step) and `fit` raises `FitInterruptedError`. A
+    fit resumed from such a checkpoint continues the epoch where it stopped, skipping the
+    batches already trained on, and ends as an uninterrupted fit would.
+
     Args:
         trainer: the `VAETrainer` (or other trainer with `loop_steps`) whose steps to run.
         callbacks: `Callback`s, called in order.
@@ -201,6 +210,8 @@ class Trainer:
         self.resumed_from: tuple[int, int] | None = None
         """`(epoch, step)` of the checkpoint this fit resumed from, if it did."""
         self._skipped_run: list[int] = []
+        self._interrupt: str | None = None
+        self._resume_steps = 0
 
     @classmethod
     def from_loss_fn(
@@ -275,6 +286,18 @@ class Trainer:
             self.should_stop = True
             self.stop_reason = reason
 
+    def request_interrupt(self, reason: str) -> None:
+        """Stop after the running step, save it through the callbacks' `on_interrupt` and
+        raise `FitInterruptedError(reason)` from `fit`. Safe to call from a signal handler: it
+        only sets a flag, which the loop reads between steps."""
+        if self._interrupt is None:
+            self._interrupt = reason
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether `request_interrupt` was called during this fit."""
+        return self._interrupt is not None
+
     # -- fit ---------------------------------------------------------------------------
 
     def fit(
@@ -303,6 +326,7 @@ class Trainer:
         Raises:
             ValueError: for empty training or validation data, before any step.
             NonFiniteStepError: after `max_consecutive_skips` skipped steps in a row.
+            FitInterruptedError: after `request_interrupt`, once the callbacks saved the state.
         """
         epochs = checked_int("", "epochs", epochs, 1)
         train_source = _epoch_source(train_data, "train_data")
@@ -312,18 +336,27 @@ class Trainer:
         self.should_stop, self.stop_reason, self.resumed_from = False, None, None
         self.history = History()
         self._skipped_run = []
+        self._resume_steps = 0
+        self._interrupt = None
         try:
             for callback in self.callbacks:
                 callback.setup(self)  # e.g. unwritable folders fail before any step
             start = self._resume() if resume else 0
             if start >= self.epochs:
                 return self.history
-            first_epoch = self._non_empty(train_source, start)
+            done = self._resume_steps  # steps of the first epoch trained before a resume
+            first_epoch = (
+                self._non_empty(train_source, start)
+                if done == 0
+                else itertools.islice(iter(train_source(start)), done, None)
+            )
             for callback in self.callbacks:
                 callback.on_fit_start(self)
             for epoch in range(start, self.epochs):
                 batches = first_epoch if epoch == start else iter(train_source(epoch))
-                self._run_epoch(epoch, batches, val_source)
+                self._run_epoch(epoch, batches, val_source, done=done if epoch == start else 0)
+                if self.interrupted:
+                    self._stop_interrupted()
                 if self.should_stop:
                     break
             self.history.stop_reason = self.stop_reason
@@ -343,17 +376,31 @@ class Trainer:
             )
         return _chain(first, iterator)
 
+    def _stop_interrupted(self) -> None:
+        for callback in self.callbacks:
+            callback.on_interrupt(self)
+        reason, step = self._interrupt or "", self.engine.step
+        raise FitInterruptedError(
+            f"training was interrupted ({reason}) after step {step}", reason=reason, step=step
+        )
+
     def _run_epoch(
         self,
         epoch: int,
         batches: Iterator[Batch],
         val_source: Callable[[int], Iterable[Batch]] | None,
+        *,
+        done: int = 0,
     ) -> None:
+        """Train, validate and log one epoch; `done` of its steps were trained before a
+        resume (they are in the history already, and `batches` starts after them)."""
         self.epoch = epoch
         for callback in self.callbacks:
             callback.on_epoch_start(self, epoch)
-        start_time, first_row = time.perf_counter(), self.history.num_steps
+        start_time, first_row = time.perf_counter(), self.history.num_steps - done
         self._train_epoch(epoch, batches)
+        if self._interrupt is not None:
+            return  # no validation or epoch logs: the epoch is not over
         logs = self.history.epoch_means(epoch, since=first_row)
         if not logs:
             raise ValueError(f"train_data yielded no batches for epoch {epoch}")
@@ -391,6 +438,7 @@ class Trainer:
                     self._count_skips(first + offset, values)
                     for callback in step_callbacks:
                         callback.on_step_end(self, first + offset, values)
+                    fault_point("step")  # a test hook (elbox._faults)
 
         def one(batch: Batch) -> None:
             nonlocal step
@@ -412,9 +460,9 @@ class Trainer:
                 step += fused
                 chunk = []
             drain(_METRICS_LAG)
-            if self.should_stop:
+            if self.should_stop or self._interrupt is not None:
                 break
-        if not self.should_stop:
+        if not self.should_stop and self._interrupt is None:
             for batch in chunk:  # the epoch's last batches that do not fill a dispatch
                 one(batch)
         drain(0)
@@ -462,10 +510,17 @@ class Trainer:
     # -- checkpoints and resume ------------------------------------------------------
 
     def checkpoint_metadata(self, epoch: int) -> dict[str, Any]:
-        """What a checkpoint stores besides the arrays: enough for an exact resume."""
+        """What a checkpoint stores besides the arrays: enough for an exact resume.
+
+        `epoch_steps` is how many steps of `epoch` are done; `complete` whether the epoch
+        ended (an interrupted fit saves an epoch cut short).
+        """
+        epoch_steps = sum(1 for e in self.history.steps["epoch"] if e == epoch)
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
+            "complete": len(self.history.epochs) > epoch,
+            "epoch_steps": epoch_steps,
             "step": self.engine.step,
             "epochs": self.epochs,
             "config": self._steps.config,
@@ -495,10 +550,15 @@ class Trainer:
         epoch = int(metadata["epoch"])
         self._check_config(metadata)
         self.history = History.from_dict(metadata["history"])
-        self.history.truncate(epochs=epoch + 1)
         self._load_callback_states(metadata["callbacks"])
         self.resumed_from = (epoch, int(metadata["step"]))
-        return epoch + 1
+        if metadata.get("complete", True):
+            self.history.truncate(epochs=epoch + 1)
+            return epoch + 1
+        # Saved mid-epoch by an interrupted fit: continue that epoch after its done steps.
+        self._resume_steps = int(metadata["epoch_steps"])
+        self.history.truncate(epochs=epoch, keep_steps_of=epoch)
+        return epoch
 
     def _check_config(self, metadata: Mapping[str, Any]) -> None:
         current = self._steps.config

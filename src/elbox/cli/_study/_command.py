@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 import jax
 
+from ..._atomic import write_atomic
 from .._build import training_config
 from .._disentanglement import DEFAULT_BUDGET, Budget
 from .._errors import RunError
@@ -42,7 +43,6 @@ from ._report import (
     plot,
     read_rows,
     write_rows,
-    write_text,
 )
 from ._seeds import train_seeds
 from ._spec import STUDIES, Measures, Setting, StudySpec, on_dataset
@@ -230,7 +230,7 @@ class RunRecord:
 def write_record(plan: StudyPlan, run: RunRecord) -> None:
     """Write `study.json` whole (atomically): the command, the plan and the run."""
     text = json.dumps({"command": run.command, **plan.record(), "run": run.to_json()}, indent=2)
-    write_text(plan.output / SPEC_FILE, text + "\n")
+    write_atomic(plan.output / SPEC_FILE, text + "\n")
 
 
 def read_record(folder: Path) -> dict[str, Any]:
@@ -408,7 +408,7 @@ def _write_report(
         notes=report_notes(plan, rows),
     )
     path = plan.output / MARKDOWN_FILE
-    write_text(path, text)
+    write_atomic(path, text)
     shown = [name for name in plan.spec.plot_metrics if name in metric_names] or metric_names
     plot(plan.spec, plan.settings, rows, shown, plan.output / PLOT_FILE)
     return path

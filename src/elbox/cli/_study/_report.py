@@ -3,7 +3,6 @@
 import csv
 import io
 import math
-import os
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ matplotlib.use("Agg")  # files only: no display is needed or assumed
 
 import matplotlib.pyplot as plt  # after choosing the backend
 
+from ..._atomic import atomic_path, write_atomic
 from ...likelihoods._by_name import likelihood_from_name
 from .._likelihood import default_likelihood
 from .._options import TrainOptions
@@ -62,24 +62,13 @@ def read_rows(path: Path) -> list[Row]:
     return parsed
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write `path` whole: a temporary file, flushed to disk, renamed over it (a crash
-    leaves the old file or the new one, never half of one)."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", newline="") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    temporary.replace(path)
-
-
 def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
     """Write a CSV (`study.csv`, `paired.csv`) whole, atomically."""
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=list(header))
     writer.writeheader()
     writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
 
 
 def _format(metric: str, mean: float, spread: float) -> str:
@@ -351,8 +340,11 @@ def plot(
     figure.suptitle(f"elbox study {spec.name}: mean ± standard deviation over seeds")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=110, bbox_inches="tight", format=path.suffix[1:])
+    finally:
+        plt.close(figure)
     return path
 
 

@@ -21,6 +21,7 @@ from .._build import build_vae, run_settings
 from .._likelihood import run_likelihood
 from .._options import TrainOptions
 from .._processes import Processes
+from .._progress import progress
 from .._splits import Splits, batch_loader
 
 
@@ -74,10 +75,12 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     train_step = trainers[0].as_train_step(run_likelihood(options))
     step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
     state = stack([trainer.state for trainer in trainers])
-    for epoch in range(options.epochs):
-        epochs = [loader.for_epoch(epoch) for loader in loaders]
-        for batches in zip(*epochs, strict=True):
-            state, _ = step_all(state, np.stack(batches))
+    with progress(options.epochs, f"training {len(seeds)} seeds") as bar:
+        for epoch in range(options.epochs):
+            epochs = [loader.for_epoch(epoch) for loader in loaders]
+            for batches in zip(*epochs, strict=True):
+                state, _ = step_all(state, np.stack(batches))
+            bar.update(1)
     for trainer, seed_state in zip(trainers, unstack(state, len(seeds)), strict=True):
         trainer.load_state(seed_state)
     skipped = [int(count) for count in np.asarray(state.skipped)]
