@@ -23,8 +23,8 @@ def test_a_missing_package_is_one_line_naming_the_extra(
     run = tmp_path / "run"
     assert main(["train", "--log", "wandb", "--output", str(run)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "elbox train: error: --log wandb needs the wandb package, which elbox installs as an "
-        "optional extra: pip install 'elbox[wandb]'"
+        "elbox train: error: --log wandb needs the wandb package: pip install wandb (or "
+        "elbox's extra 'wandb': pip install '.[wandb]' in a clone of elbox)"
     ]
     assert not run.exists()
 

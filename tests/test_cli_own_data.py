@@ -67,17 +67,17 @@ def _write_format(kind: str, folder: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("kind", "extra", "loss_type"),
+    ("kind", "extra", "likelihood"),
     [
-        ("npy", [], "bce_logits"),
-        ("npz", ["--data-key", "images", "--framework", "equinox"], "bce_logits"),
-        ("images", ["--model", "conv", "--split", "0.7", "0.15", "0.15"], "bce_logits"),
+        ("npy", [], "continuous_bernoulli"),
+        ("npz", ["--data-key", "images", "--framework", "equinox"], "continuous_bernoulli"),
+        ("images", ["--model", "conv", "--split", "0.7", "0.15", "0.15"], "continuous_bernoulli"),
     ],
 )
 def test_each_format_trains_end_to_end(
     kind: str,
     extra: list[str],
-    loss_type: str,
+    likelihood: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -89,7 +89,8 @@ def test_each_format_trains_end_to_end(
     assert code == 0, err[-3000:]
     assert f"on {data.absolute()} for 2 epochs" in out
     config = json.loads((run / "config.json").read_text())
-    assert config["options"]["loss_type"] == loss_type  # chosen from the data's range
+    # Chosen from the data's range: the density of [0, 1].
+    assert config["options"]["likelihood"] == likelihood
     assert config["data"]["num_examples"] == 60
     assert config["data"]["example_shape"] == [8, 8, 3 if kind == "images" else 1]
     split = DataSplit.load(run / "split.npz")

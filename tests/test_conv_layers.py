@@ -148,7 +148,8 @@ def test_nnx_conv_transpose_is_flax_s(
         size, strides = (kernel, kernel), (stride, stride)
         mine = nnx_models.ConvTranspose(3, out, size, strides, rngs=nnx.Rngs(0), **options)
         theirs = nnx.ConvTranspose(3, out, size, strides, rngs=nnx.Rngs(0), **options)
-        assert theirs.bias is not None and mine.bias is not None
+        assert theirs.bias is not None
+        assert mine.bias is not None
         theirs.bias[...] = mine.bias[...] = jnp.arange(out, dtype=jnp.float64)
         x = jax.random.normal(jax.random.key(1), (2, 7, 6, 3), jnp.float64)
         _assert_nnx_twins(mine, theirs, x)

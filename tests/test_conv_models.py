@@ -15,6 +15,7 @@ import optax
 import pytest
 from flax import nnx
 
+from elbox import DecoderOutputs
 from elbox.models import equinox as eqx_models
 from elbox.models import nnx as nnx_models
 from elbox.trainers._engine import Engine
@@ -119,6 +120,27 @@ def test_burgess_twins_compute_the_same_function() -> None:
     assert want[2].shape == (2, *image_shape)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_burgess_decoder_returns_the_likelihood_s_blocks(framework: Framework) -> None:
+    # Three values per pixel, the last a learned per-pixel block: the last transposed
+    # convolution computes 2 per channel, and log_scale fills the third.
+    outputs = DecoderOutputs(3, "per_feature")
+
+    def recon_and_log_scale(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        if framework == "nnx":
+            vae = nnx_models.BurgessVAE((16, 32, 2), decoder_outputs=outputs, rngs=nnx.Rngs(0))
+            assert vae.log_scale is not None
+            return vae(x)[0], vae.log_scale[...]
+        model = eqx_models.BurgessVAE((16, 32, 2), decoder_outputs=outputs, key=jax.random.key(0))
+        assert model.log_scale is not None
+        return model(x, key=jax.random.key(1))[0], model.log_scale
+
+    # Shapes only (traced, not compiled).
+    recon, log_scale = jax.eval_shape(recon_and_log_scale, jnp.zeros((2, 16, 32, 2)))
+    assert recon.shape == (2, 16, 32, 6)
+    assert log_scale.shape == (16, 32, 2)
 
 
 def test_burgess_rejects_images_not_divisible_by_16() -> None:

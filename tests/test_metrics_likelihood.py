@@ -11,8 +11,10 @@ import numpy.typing as npt
 import pytest
 from flax import nnx
 from jaxtyping import Array, Float
+from scipy import stats  # type: ignore[import-untyped]  # SciPy ships no type hints
 
 import elbox.metrics._likelihood
+from elbox import GaussianLikelihood
 from elbox.metrics import log_likelihood
 from elbox.metrics._likelihood import negative_log_likelihood
 
@@ -135,6 +137,91 @@ def test_exact_posterior_gives_log_marginal_for_every_k(
             model, jnp.asarray(x, jnp.float32), num_samples=k, key=jax.random.key(k)
         )
         np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=2e-6, atol=2e-5)
+
+
+# -- the Gaussian likelihoods: fixed, learned global, per feature, predicted ----------------
+#
+# p(z) = N(0, I), p(x|z) = N(W z + b, S) with S diagonal. With W's columns on disjoint
+# features, W^T S^-1 W is diagonal for every diagonal S, so the posterior
+# N(P W^T S^-1 (x - b), P), P = (I + W^T S^-1 W)^-1, is diagonal and the encoder exact;
+# the bound is then log N(x; b, W W^T + S) for every K.
+
+DISJOINT_W = np.array(
+    [[1.2, 0, 0], [-0.7, 0, 0], [0, 0.9, 0], [0, 0.4, 0], [0, 0, 1.6], [0, 0, -0.3]]
+)
+OFFSET_B = np.array([0.5, -1.0, 0.2, 0.0, 1.1, -0.4])
+
+
+class GaussianDecoderVAE(eqx.Module):
+    """An exact linear encoder; a decoder returning `W z + b` and, for a likelihood with a
+    learned variance, `log sigma` as the second block (a learned array for "global" and
+    "per_feature", computed from z, here a constant function of it, for "decoder")."""
+
+    w: Array
+    b: Array
+    a: Array
+    offset: Array
+    logvar: Array
+    log_sigma: Array | None
+    from_code: bool = eqx.field(static=True)
+
+    def encode(self, x: Float[Array, "batch features"]) -> tuple[Array, Array]:
+        mean = x @ self.a.T + self.offset[None]
+        return mean, jnp.broadcast_to(self.logvar[None], mean.shape)
+
+    def decode(self, z: Float[Array, "batch latent"]) -> Array:
+        mean = z @ self.w.T + self.b[None]
+        if self.log_sigma is None:
+            return mean
+        log_sigma = jnp.broadcast_to(self.log_sigma, mean.shape)
+        if self.from_code:
+            log_sigma = log_sigma + 0.0 * jnp.sum(z, axis=1, keepdims=True)
+        return jnp.concatenate([mean, log_sigma], axis=-1)
+
+
+def _gaussian_case(variance: Any) -> tuple[GaussianLikelihood, F64, GaussianDecoderVAE]:
+    """The likelihood, the noise variance of each feature, and the exact model."""
+    log_sigma: F64 | None
+    if variance == "global":
+        log_sigma = np.array(-0.4)
+    elif variance in ("per_feature", "decoder"):
+        log_sigma = np.array([-0.9, -0.2, 0.3, -0.6, 0.1, -1.2])
+    else:
+        log_sigma = None
+    noise = (
+        np.full(FEATURES, float(variance))
+        if log_sigma is None
+        else np.broadcast_to(np.exp(2 * log_sigma), (FEATURES,)).copy()
+    )
+    precision_w = DISJOINT_W / noise[:, None]
+    posterior = 1.0 / (1.0 + np.sum(DISJOINT_W * precision_w, axis=0))
+    a = posterior[:, None] * precision_w.T
+    w, b, a_, offset, logvar = (
+        jnp.asarray(v, jnp.float32)
+        for v in (DISJOINT_W, OFFSET_B, a, -a @ OFFSET_B, np.log(posterior))
+    )
+    model = GaussianDecoderVAE(
+        w=w,
+        b=b,
+        a=a_,
+        offset=offset,
+        logvar=logvar,
+        log_sigma=None if log_sigma is None else jnp.asarray(log_sigma, jnp.float32),
+        from_code=variance == "decoder",
+    )
+    return GaussianLikelihood(variance=variance), noise, model
+
+
+@pytest.mark.parametrize("variance", [0.3, 2.0, "global", "per_feature", "decoder"])
+def test_each_gaussian_likelihood_s_bound_is_the_exact_log_marginal(variance: Any) -> None:
+    likelihood, noise, model = _gaussian_case(variance)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(30, LATENT)) @ DISJOINT_W.T + OFFSET_B
+    x = (x + np.sqrt(noise) * rng.normal(size=(30, FEATURES))).astype(np.float32)
+    covariance = DISJOINT_W @ DISJOINT_W.T + np.diag(noise)
+    expected = stats.multivariate_normal(OFFSET_B, covariance).logpdf(x.astype(np.float64))
+    got = log_likelihood(model, x, loss_type=likelihood, num_samples=4, key=jax.random.key(1))
+    np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=2e-6, atol=2e-5)
 
 
 # One data set size and one sample per chunk for the two tests below: one compilation.

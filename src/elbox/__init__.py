@@ -7,6 +7,7 @@ from ._custom_types import Batch as Batch
 from ._custom_types import FreeBitsMode as FreeBitsMode
 from ._custom_types import KLAnnealing as KLAnnealing
 from ._custom_types import KLScheduleLike as KLScheduleLike
+from ._custom_types import LikelihoodName as LikelihoodName
 from ._custom_types import LoaderItemT as LoaderItemT
 from ._custom_types import LossFn as LossFn
 from ._custom_types import LossFnFactory as LossFnFactory
@@ -26,22 +27,49 @@ from ._custom_types import ScalarLike as ScalarLike
 from ._custom_types import StateLeaves as StateLeaves
 from ._custom_types import StepLike as StepLike
 from ._custom_types import StepMetrics as StepMetrics
+from ._custom_types import Weights as Weights
+from ._decoder_outputs import DecoderOutputs as DecoderOutputs
+from ._decoder_outputs import SharedScale as SharedScale
 from ._outputs import vae_outputs as vae_outputs
 from ._sharding import data_parallel_mesh as data_parallel_mesh
+from .core._ema import WeightAverage as WeightAverage
 from .core._nonfinite import NonFiniteStepError as NonFiniteStepError
+from .core._precision import DynamicLossScale as DynamicLossScale
+from .core._precision import PrecisionName as PrecisionName
+from .core._precision import PrecisionPolicy as PrecisionPolicy
+from .core._step_options import StepOptions as StepOptions
 from .core._train_state import TrainState as TrainState
 from .core._train_step import TrainStep as TrainStep
 from .frameworks._model_def import AbstractModelDef as AbstractModelDef
+from .frameworks._with_state import WithState as WithState
+from .likelihoods._bernoulli import BernoulliLikelihood as BernoulliLikelihood
+from .likelihoods._binarisation import Binarisation as Binarisation
+from .likelihoods._by_name import likelihood_from_name as likelihood_from_name
+from .likelihoods._by_name import reconstruction_loss as reconstruction_loss
+from .likelihoods._continuous_bernoulli import (
+    ContinuousBernoulliLikelihood as ContinuousBernoulliLikelihood,
+)
+from .likelihoods._discretised_logistic import (
+    DiscretisedLogisticLikelihood as DiscretisedLogisticLikelihood,
+)
+from .likelihoods._gaussian import GaussianLikelihood as GaussianLikelihood
+from .likelihoods._laplace import LaplaceLikelihood as LaplaceLikelihood
+from .likelihoods._likelihood import AbstractLikelihood as AbstractLikelihood
+from .likelihoods._likelihood import bits_per_dimension as bits_per_dimension
+from .likelihoods._logistic_mixture import (
+    DiscretisedLogisticMixtureLikelihood as DiscretisedLogisticMixtureLikelihood,
+)
 from .likelihoods._reconstruction import AbstractReconstructionLoss as AbstractReconstructionLoss
-from .likelihoods._reconstruction import BCELoss as BCELoss
-from .likelihoods._reconstruction import BCEWithLogitsLoss as BCEWithLogitsLoss
-from .likelihoods._reconstruction import MAELoss as MAELoss
-from .likelihoods._reconstruction import MSELoss as MSELoss
-from .likelihoods._reconstruction import bce_loss as bce_loss
-from .likelihoods._reconstruction import bce_with_logits_loss as bce_with_logits_loss
-from .likelihoods._reconstruction import mae_loss as mae_loss
-from .likelihoods._reconstruction import mse_loss as mse_loss
-from .likelihoods._reconstruction import reconstruction_loss as reconstruction_loss
+from .likelihoods._scale import LearnedScale as LearnedScale
+from .likelihoods._spec_losses import BCELoss as BCELoss
+from .likelihoods._spec_losses import BCEWithLogitsLoss as BCEWithLogitsLoss
+from .likelihoods._spec_losses import MAELoss as MAELoss
+from .likelihoods._spec_losses import MSELoss as MSELoss
+from .likelihoods._spec_losses import bce_loss as bce_loss
+from .likelihoods._spec_losses import bce_with_logits_loss as bce_with_logits_loss
+from .likelihoods._spec_losses import mae_loss as mae_loss
+from .likelihoods._spec_losses import mse_loss as mse_loss
+from .likelihoods._support import Support as Support
 from .objectives._beta_tc import BetaTCObjective as BetaTCObjective
 from .objectives._capacity import CapacityObjective as CapacityObjective
 from .objectives._elbo import ELBOObjective as ELBOObjective

@@ -27,6 +27,10 @@ NonFinite: TypeAlias = Literal["skip", "raise", "apply"]
 """What a training step does when its loss or a gradient is not finite: `"skip"` keeps the
 state as it was (the default), `"raise"` keeps it and raises after the step, `"apply"`
 applies the update anyway."""
+Weights: TypeAlias = Literal["trained", "ema"]
+"""Which parameters evaluate a model: `"trained"` (those the optimizer updates) or `"ema"`
+(their exponential moving average, kept when a trainer has an `ema_decay`)."""
+
 ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc"]
 """A training objective by name: `"elbo"` (the annealed negative ELBO, `ELBOObjective`),
 `"capacity"` (capacity annealing, `CapacityObjective`) or `"beta-tc"` (beta-TCVAE,
@@ -64,7 +68,26 @@ if TYPE_CHECKING:
     """A real number: a float, or an int (which static checkers accept as a float)."""
 
     LossName: TypeAlias = Literal["mse", "bce", "bce_logits", "mae"]
-    """The name of a built-in reconstruction loss."""
+    """The name of a built-in reconstruction loss: the VAE Trainer spec's four."""
+
+    LikelihoodName: TypeAlias = Literal[
+        "mse",
+        "bce",
+        "bce_logits",
+        "mae",
+        "bernoulli",
+        "continuous_bernoulli",
+        "gaussian",
+        "gaussian_per_feature",
+        "gaussian_decoder",
+        "laplace",
+        "laplace_per_feature",
+        "laplace_decoder",
+        "discretised_logistic",
+        "discretised_logistic_mixture",
+    ]
+    """The name of a built-in likelihood: a `LossName`, or one of the normalised
+    likelihoods that `likelihood_from_name` lists."""
 
     Params: TypeAlias = PyTree[Array]
     """A model's trained parameters: for an Equinox model, the model with `None` in place
@@ -88,7 +111,7 @@ else:
     # A static checker takes an int where a float is asked for; beartype needs telling.
     RealNumber = float | int
     # Checked by `reconstruction_loss`, whose error lists the valid names.
-    LossName = str
+    LossName = LikelihoodName = str
     # Pytrees of any structure (a static checker sees PyTree[...] as Any); the framework
     # seam checks what a model and optimizer are, with messages that say what it takes.
     Params = ModelState = OptState = PyTree

@@ -11,7 +11,9 @@ from jaxtyping import PRNGKeyArray
 
 from .._config import VAETrainingConfig
 from .._custom_types import Model, ObjectiveOptions, OptimizerLike
+from ..frameworks._with_state import WithState
 from ..trainers._vae_trainer import VAETrainer
+from ._likelihood import run_likelihood
 from ._options import TrainOptions, decoder_output
 
 
@@ -31,6 +33,9 @@ def build_vae(
         key=key,
         objective=options.objective,
         objective_options=objective_options,
+        ema_decay=options.ema_decay,
+        accumulate=options.accumulate,
+        precision=options.precision,
     )
     return vae, optimizer
 
@@ -44,6 +49,9 @@ def _reference_model(
     key = jax.random.key(options.seed)
     features = math.prod(image_shape)
     hidden, latent, output = options.hidden, options.latent, decoder_output(options)
+    # The decoder returns what the likelihood reads; a learned global or per-feature
+    # scale is a parameter of the model.
+    outputs = run_likelihood(options).decoder_outputs
     if options.framework == "nnx":
         from flax import nnx
 
@@ -53,24 +61,49 @@ def _reference_model(
         nnx_model: nnx.Module
         if options.model == "mlp":
             nnx_model = nnx_models.MLPVAE(
-                features, hidden=hidden, latent=latent, output=output, rngs=rngs
+                features,
+                hidden=hidden,
+                latent=latent,
+                output=output,
+                decoder_outputs=outputs,
+                rngs=rngs,
             )
         else:
             nnx_model = nnx_models.ConvVAE(
-                image_shape, hidden=hidden, latent=latent, output=output, rngs=rngs
+                image_shape,
+                hidden=hidden,
+                latent=latent,
+                output=output,
+                decoder_outputs=outputs,
+                rngs=rngs,
             )
         return nnx_model, nnx.Optimizer(nnx_model, tx, wrt=nnx.Param), key
     from ..models import equinox as eqx_models
 
     init_key, key = jax.random.split(key)
     model: eqx.Module
-    if options.model == "mlp":
-        model = eqx_models.MLPVAE(
+    if options.batch_norm:  # a stateful model: trained with its eqx.nn.State
+        bn_model, state = eqx.nn.make_with_state(eqx_models.BatchNormMLPVAE)(
             features, hidden=hidden, latent=latent, output=output, key=init_key
+        )
+        model = WithState(bn_model, state)
+    elif options.model == "mlp":
+        model = eqx_models.MLPVAE(
+            features,
+            hidden=hidden,
+            latent=latent,
+            output=output,
+            decoder_outputs=outputs,
+            key=init_key,
         )
     else:
         model = eqx_models.ConvVAE(
-            image_shape, hidden=hidden, latent=latent, output=output, key=init_key
+            image_shape,
+            hidden=hidden,
+            latent=latent,
+            output=output,
+            decoder_outputs=outputs,
+            key=init_key,
         )
     return model, tx, key
 

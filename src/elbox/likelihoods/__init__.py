@@ -1,1 +1,1 @@
-"""Reconstruction terms: what `-log p(x | z)` each loss name stands for."""
+"""Likelihoods: p(x | decoder output) as normalised distributions, and the spec's losses."""

@@ -1,7 +1,6 @@
 """The importance-weighted lower bound of log p(x) (Burda et al., 2016)."""
 
-import math
-from typing import Final
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -13,19 +12,12 @@ from .._custom_types import ModelState, Params
 from .._validation import checked_int
 from ..frameworks._model_def import AbstractModelDef
 from ..frameworks._seam import framework_of
-from ..likelihoods._reconstruction import BCELoss, BCEWithLogitsLoss, MSELoss
+from ..likelihoods._by_name import LIKELIHOOD_NAMES, reconstruction_loss
+from ..likelihoods._likelihood import AbstractLikelihood
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
 from ._batches import padded_batches
 from ._checks import checked_batch_size, checked_data
 from ._model import EncoderDecoder, check_model, encode
-
-LIKELIHOODS: Final = {
-    "mse": "Gaussian with mean decode(z) and variance 1/2",
-    "bce": "Bernoulli with probabilities decode(z)",
-    "bce_logits": "Bernoulli with logits decode(z)",
-    "mae": "Laplace with location decode(z) and scale 1",
-}
-"""The likelihood p(x|z) that each reconstruction loss is the negative log of (up to a
-constant, which `log_likelihood` adds)."""
 
 # (example, sample) pairs decoded at once: about a few MB of activations for an MLP, big
 # enough for efficient matrix products, small enough to stay in cache.
@@ -36,7 +28,7 @@ def log_likelihood(
     model: EncoderDecoder,
     x: Float[Array, "batch *features"] | Float[np.ndarray, "batch *features"],
     *,
-    loss_type: str = "mse",
+    loss_type: str | AbstractLikelihood = "mse",
     num_samples: int = 1000,
     key: PRNGKeyArray,
     batch_size: int | None = None,
@@ -54,16 +46,22 @@ def log_likelihood(
     and equals it for every K when q(z|x) is the exact posterior. The sum is computed
     with `logsumexp`.
 
-    p(x|z) is the likelihood that `loss_type`'s reconstruction loss is the negative log
-    of, with its normalising constant (D is the number of values in one example):
+    p(x|z) is the likelihood `loss_type` names or is (an `AbstractLikelihood`, or a
+    name of `likelihood_from_name`): its `log_prob`, normalising constant included, of
+    the data as its `for_evaluation()` likelihood observes it (a binarising Bernoulli
+    likelihood bounds the fixed binarisation of `x`). For the spec's losses:
 
     - `"mse"`: a Gaussian with mean `decode(z)` and variance 1/2, so
-      `-log p(x|z) = sum (x - mu)**2 + (D/2) log(pi)`;
+      `-log p(x|z) = sum (x - mu)**2 + (D/2) log(pi)` (D values per example);
     - `"bce"`: a Bernoulli with probabilities `decode(z)` (each log bounded below by
       -100, as the loss does); `"bce_logits"`: a Bernoulli with logits `decode(z)`;
-      `-log p(x|z)` is the loss itself;
+      `-log p(x|z)` is the loss itself. A Bernoulli is a distribution of binary data:
+      on grey levels the bound is not one of log p(x) (`normalised_for` says so);
     - `"mae"`: a Laplace with location `decode(z)` and scale 1, so
       `-log p(x|z) = sum |x - mu| + D log 2`.
+
+    The bound is in nats; for discrete data (`data_support.discrete`),
+    `elbox.bits_per_dimension` gives it in bits per dimension.
 
     Sample k of example i is drawn with `jax.random.fold_in(fold_in(key, i), k)`, where
     i counts the rows of `x`: the result does not depend on `batch_size`. The model runs
@@ -77,8 +75,9 @@ def log_likelihood(
         model: a VAE with `encode(x) -> (mean, logvar)` and `decode(z)` (Flax NNX or
             Equinox; see [`EncoderDecoder`][elbox.metrics.EncoderDecoder]).
         x: the data, a JAX or NumPy floating-point array of shape `(batch, ...)`.
-        loss_type: the reconstruction loss the model was trained with: `"mse"`, `"bce"`,
-            `"bce_logits"` or `"mae"`.
+        loss_type: the likelihood the model was trained with: a name (`"mse"`, `"bce"`,
+            `"bce_logits"`, `"mae"` or one of `likelihood_from_name`'s) or an
+            `AbstractLikelihood`.
         num_samples: K, the number of importance samples per example (at least 1).
         key: the key of the samples.
         batch_size: examples per compiled call; `None` for all of `x` at once.
@@ -89,9 +88,10 @@ def log_likelihood(
     Raises:
         TypeError: for a model without `encode` and `decode`, or one whose `encode` does
             not return `(mean, logvar)`.
-        ValueError: for an unknown `loss_type`, `num_samples < 1`, a `batch_size` below
-            1, `x` that is not floating-point data of shape `(batch, ...)`, or a decoder
-            whose output does not have the shape of `x`.
+        ValueError: for an unknown `loss_type` or a reconstruction loss that is not a
+            likelihood, `num_samples < 1`, a `batch_size` below 1, `x` that is not
+            floating-point data of shape `(batch, ...)`, or a decoder whose output does
+            not have the shape the likelihood reads.
 
     Example:
         >>> import jax
@@ -100,20 +100,19 @@ def log_likelihood(
         >>> from elbox.models.equinox import MLPVAE
         >>> model = MLPVAE(64, hidden=32, latent=4, key=jax.random.key(0))
         >>> x = jax.random.uniform(jax.random.key(1), (5, 64))
-        >>> bound = log_likelihood(model, x, loss_type="bce_logits", num_samples=100,
-        ...                        key=jax.random.key(2))
-        >>> bound.shape, bool(jnp.all(bound < 0))
+        >>> bound = log_likelihood(model, x, loss_type="continuous_bernoulli",
+        ...                        num_samples=100, key=jax.random.key(2))
+        >>> bound.shape, bool(jnp.all(jnp.isfinite(bound)))
         ((5,), True)
     """
     check_model(model, "log_likelihood")
-    if not isinstance(loss_type, str) or loss_type not in LIKELIHOODS:
-        choices = ", ".join(repr(name) for name in LIKELIHOODS)
-        raise ValueError(f"loss_type must be one of {choices}; got {loss_type!r}")
+    likelihood = _likelihood(loss_type).for_evaluation()
     samples = checked_int("", "num_samples", num_samples, 1)
     data = checked_data(x, "log_likelihood")
     size = checked_batch_size(batch_size, data.shape[0])
     chunk = _chunk_size(samples, size)
-    definition, params, model_state = framework_of(model).split(model)
+    framework = framework_of(model)
+    definition, params, model_state = framework.split(framework.inference(model))
     bounds = []
     for start, count, batch in padded_batches(data, size):
         bound = _bound(
@@ -124,28 +123,35 @@ def log_likelihood(
             jnp.asarray(start, jnp.int32),
             key,
             jnp.asarray(samples, jnp.int32),
-            loss_type=loss_type,
+            likelihood=likelihood,
             chunk=chunk,
         )
         bounds.append(bound[:count])
     return jnp.concatenate(bounds)
 
 
+def _likelihood(loss_type: Any) -> AbstractLikelihood:
+    """The likelihood `loss_type` names or is; a clear error for anything else."""
+    loss = loss_type if isinstance(loss_type, AbstractReconstructionLoss) else None
+    if loss is None and isinstance(loss_type, str) and loss_type in LIKELIHOOD_NAMES:
+        loss = reconstruction_loss(loss_type)  # type: ignore[arg-type]  # a name, checked
+    if not isinstance(loss, AbstractLikelihood):
+        choices = ", ".join(repr(name) for name in LIKELIHOOD_NAMES)
+        raise ValueError(
+            f"loss_type must be one of {choices} or an elbox.AbstractLikelihood (a "
+            f"normalised distribution); got {loss_type!r}"
+        )
+    return loss
+
+
 def negative_log_likelihood(
-    loss_type: str, x: Float[Array, "batch *features"], output: Float[Array, "batch *features"]
+    loss_type: str | AbstractLikelihood,
+    x: Float[Array, "batch *features"],
+    output: Float[Array, "batch *outputs"],
 ) -> Float[Array, " batch"]:
-    """`-log p(x|z)` of each example, where `output = decode(z)`; see `LIKELIHOODS`."""
-    values = math.prod(x.shape[1:])
-    if loss_type == "mse":
-        return MSELoss().per_sample(x, output) + 0.5 * values * math.log(math.pi)
-    if loss_type == "bce":
-        return BCELoss().per_sample(x, output)
-    if loss_type == "bce_logits":
-        return BCEWithLogitsLoss().per_sample(x, output)
-    if loss_type == "mae":
-        absolute = jnp.abs(x - output).reshape(x.shape[0], -1)
-        return jnp.sum(absolute, axis=1) + values * math.log(2.0)
-    raise ValueError(f"no likelihood for loss_type {loss_type!r}")  # pragma: no cover
+    """`-log p(x|z)` of each example, where `output = decode(z)`: minus the likelihood's
+    `log_prob`, normalising constant included."""
+    return -_likelihood(loss_type).log_prob(x, output)
 
 
 @eqx.filter_jit
@@ -158,10 +164,11 @@ def _bound(
     key: PRNGKeyArray,
     num_samples: Array,
     *,
-    loss_type: str,
+    likelihood: AbstractLikelihood,
     chunk: int,
 ) -> Float[Array, " batch"]:
     model = definition.merge(params, model_state)
+    x = likelihood.observe(x, key=key)  # the fixed binarisation of a Bernoulli likelihood
     mean, logvar = encode(model, x)
     batch, latent = mean.shape
     std = jnp.exp(0.5 * logvar)
@@ -182,15 +189,17 @@ def _bound(
         eps = jax.vmap(noise)(first + jnp.arange(size, dtype=jnp.int32))
         z = mean[None] + std[None] * eps
         output = model.decode(z.reshape(size * batch, latent))
-        expected = (size * batch, *x.shape[1:])
+        per_value = likelihood.decoder_outputs.per_value
+        expected = (size * batch, *x.shape[1:-1], per_value * x.shape[-1])
         if output.shape != expected:
+            shape = "the shape of an example of x" if per_value == 1 else "the shape"
             raise ValueError(
-                f"log_likelihood: model.decode(z) must return one output of the shape of "
-                f"an example of x, {x.shape[1:]}, per latent code; for {size * batch} "
-                f"codes it returned shape {output.shape}"
+                f"log_likelihood: model.decode(z) must return one output of {shape} "
+                f"{expected[1:]} ({likelihood.describe()}) per latent code; for "
+                f"{size * batch} codes it returned shape {output.shape}"
             )
-        repeated = jnp.broadcast_to(x[None], (size, *x.shape)).reshape(expected)
-        log_p_x_given_z = -negative_log_likelihood(loss_type, repeated, output)
+        repeated = jnp.broadcast_to(x[None], (size, *x.shape)).reshape(size * batch, *x.shape[1:])
+        log_p_x_given_z = likelihood.log_prob(repeated, output)
         # log p(z) - log q(z|x): the 2*pi terms cancel, and (z - mean)**2 / var = eps**2.
         log_prior_ratio = 0.5 * jnp.sum(eps**2 - z**2, axis=-1) + half_log_det[None]
         return log_p_x_given_z.reshape(size, batch) + log_prior_ratio

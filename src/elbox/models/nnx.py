@@ -4,10 +4,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float
 
+from .._decoder_outputs import DecoderOutputs
 from ._conv_layout import BURGESS_CHANNELS, BURGESS_HIDDEN, conv_layout
+from ._decoder_head import checked_decoder_outputs, shared_shape, with_shared_block
 from ._nnx_conv import Conv as Conv
 from ._nnx_conv import ConvTranspose as ConvTranspose
 from ._reparameterize import reparameterize
@@ -26,12 +29,22 @@ class MLPVAE(nnx.Module):
     reparameterisation noise comes from the `noise` stream of `rngs` (its `default`
     stream when it has none).
 
+    For a likelihood that reads more than one value per data value, `decoder_outputs`
+    (the likelihood's `decoder_outputs`) widens the last layer to
+    `features * decoder_outputs.per_value` outputs; a shared last block (a learned global
+    or per-feature scale) is the model's `log_scale` parameter, of shape `()` or
+    `(features,)`, initialised to 0 and trained with the rest.
+
     Args:
         features: the size of each flat input.
         hidden: the width of the hidden layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         rngs: the parameter initialisers' and the noise's random streams.
+
+    Raises:
+        ValueError: for `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -49,14 +62,23 @@ class MLPVAE(nnx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         rngs: nnx.Rngs,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         self.encoder = nnx.Linear(features, hidden, rngs=rngs)
         self.mean = nnx.Linear(hidden, latent, rngs=rngs)
         self.logvar = nnx.Linear(hidden, latent, rngs=rngs)
         self.decoder_hidden = nnx.Linear(latent, hidden, rngs=rngs)
-        self.decoder_out = nnx.Linear(hidden, features, rngs=rngs)
+        self.decoder_out = nnx.Linear(hidden, features * outputs.computed, rngs=rngs)
+        self.log_scale = (
+            None
+            if outputs.shared is None
+            else nnx.Param(jnp.zeros(shared_shape(outputs, (features,))))
+        )
         self.output: OutputKind = output
+        self.decoder_outputs = outputs
+        self.features = features
         self.rngs = rngs
 
     def encode(
@@ -66,15 +88,18 @@ class MLPVAE(nnx.Module):
         h = jax.nn.relu(self.encoder(x))
         return self.mean(h), self.logvar(h)
 
-    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch features"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         out = self.decoder_out(jax.nn.relu(self.decoder_hidden(z)))
+        shared = None if self.log_scale is None else self.log_scale[...]
+        out = with_shared_block(out, shared, (self.features,))
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch features"]
     ) -> tuple[
-        Float[Array, "batch features"], Float[Array, "batch latent"], Float[Array, "batch latent"]
+        Float[Array, "batch outputs"], Float[Array, "batch latent"], Float[Array, "batch latent"]
     ]:
         """Encode, draw `z = mean + exp(logvar / 2) * noise`, decode: `(recon_x, mean, logvar)`.
 
@@ -94,8 +119,9 @@ class ConvVAE(nnx.Module):
     and `hidden -> ` the flattened bottleneck, each with ReLU; reshape; 4x4 transposed
     convolutions of stride 2 (PyTorch's padding 1), each doubling the height and width,
     through `channels` in reverse order and then `channels[0]`, with ReLU; a final 3x3
-    convolution (padding 1) to the image's channels. `output` and the noise are as in
-    `MLPVAE`.
+    convolution (padding 1) to the image's channels. `output`, `decoder_outputs` and the
+    noise are as in `MLPVAE` (the final convolution returns the image's channels times
+    `decoder_outputs.per_value`; a per-feature `log_scale` has the image's shape).
 
     The strided convolutions are elbox's [`Conv`][elbox.models.nnx.Conv] and
     [`ConvTranspose`][elbox.models.nnx.ConvTranspose]: Flax's layers with the same
@@ -110,11 +136,13 @@ class ConvVAE(nnx.Module):
         hidden: the width of the dense layers.
         latent: the dimension of the latent space.
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         rngs: the parameter initialisers' and the noise's random streams.
 
     Raises:
         ValueError: for an `image_shape` whose height or width is not divisible by
-            `2**len(channels)`, or that is not three positive ints.
+            `2**len(channels)`, or that is not three positive ints; for
+            `output="sigmoid"` with more than one value per data value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -135,8 +163,10 @@ class ConvVAE(nnx.Module):
         hidden: int = 256,
         latent: int = 16,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         rngs: nnx.Rngs,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         widths, bottleneck = conv_layout(image_shape, channels)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         encoder_in = (image_shape[2], *widths[:-1])
@@ -162,11 +192,19 @@ class ConvVAE(nnx.Module):
                 for i, o in zip(decoder_in, decoder_out, strict=True)
             ]
         )
-        self.decoder_out = nnx.Conv(widths[0], image_shape[2], (3, 3), padding=1, rngs=rngs)
+        self.decoder_out = nnx.Conv(
+            widths[0], image_shape[2] * outputs.computed, (3, 3), padding=1, rngs=rngs
+        )
         height, width, depth = image_shape
         self.image_shape = (height, width, depth)
+        self.log_scale = (
+            None
+            if outputs.shared is None
+            else nnx.Param(jnp.zeros(shared_shape(outputs, self.image_shape)))
+        )
         self.bottleneck = bottleneck
         self.output: OutputKind = output
+        self.decoder_outputs = outputs
         self.rngs = rngs
 
     def encode(
@@ -185,19 +223,21 @@ class ConvVAE(nnx.Module):
 
     def decode(
         self, z: Float[Array, "batch latent"]
-    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
         h = h.reshape(z.shape[0], *self.bottleneck)
         for conv in self.decoder_convs:
             h = jax.nn.relu(conv(h))
-        out = self.decoder_out(h)
+        shared = None if self.log_scale is None else self.log_scale[...]
+        out = with_shared_block(self.decoder_out(h), shared, self.image_shape)
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch height width channels"]
     ) -> tuple[
-        Float[Array, "batch height width channels"],
+        Float[Array, "batch height width outputs"],
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:
@@ -220,19 +260,23 @@ class BurgessVAE(nnx.Module):
     then four 4x4 transposed convolutions of stride 2 (to 64, 32, 32 channels with ReLU,
     and the image's channels). It is `ConvVAE(image_shape, channels=(32, 32, 64, 64),
     hidden=256)` without the last 32-channel transposed convolution at full resolution
-    and the 3x3 output convolution: about a fifth of the cost per step (see the
-    Performance guide). `output` and the noise are as in `MLPVAE`.
+    and the 3x3 output convolution: a fraction of the cost per step (see the Performance
+    guide). `output`, `decoder_outputs` and the noise are as in `ConvVAE` (the last
+    transposed convolution returns the image's channels times
+    `decoder_outputs.per_value`).
 
     Args:
         image_shape: `(height, width, channels)`, height and width divisible by 16;
             `(64, 64, channels)` in the literature.
         latent: the dimension of the latent space (10 in the literature).
         output: `"logits"` or `"sigmoid"` (probabilities).
+        decoder_outputs: what the decoder returns per data value (one value by default).
         rngs: the parameter initialisers' and the noise's random streams.
 
     Raises:
         ValueError: for an `image_shape` whose height or width is not divisible by 16, or
-            that is not three positive ints.
+            that is not three positive ints; for `output="sigmoid"` with more than one
+            value per data value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -249,8 +293,10 @@ class BurgessVAE(nnx.Module):
         *,
         latent: int = 10,
         output: OutputKind = "logits",
+        decoder_outputs: DecoderOutputs = DecoderOutputs(),
         rngs: nnx.Rngs,
     ) -> None:
+        outputs = checked_decoder_outputs(decoder_outputs, output)
         widths, bottleneck = conv_layout(image_shape, BURGESS_CHANNELS)
         flat = bottleneck[0] * bottleneck[1] * bottleneck[2]
         encoder_in = (image_shape[2], *widths[:-1])
@@ -266,7 +312,7 @@ class BurgessVAE(nnx.Module):
         self.decoder_hidden = nnx.Linear(latent, BURGESS_HIDDEN, rngs=rngs)
         self.decoder_expand = nnx.Linear(BURGESS_HIDDEN, flat, rngs=rngs)
         decoder_in = widths[::-1]
-        decoder_out = (*widths[-2::-1], image_shape[2])
+        decoder_out = (*widths[-2::-1], image_shape[2] * outputs.computed)
         self.decoder_convs = nnx.List(
             [
                 ConvTranspose(i, o, (4, 4), (2, 2), padding=2, transpose_kernel=True, rngs=rngs)
@@ -275,8 +321,14 @@ class BurgessVAE(nnx.Module):
         )
         height, width, depth = image_shape
         self.image_shape = (height, width, depth)
+        self.log_scale = (
+            None
+            if outputs.shared is None
+            else nnx.Param(jnp.zeros(shared_shape(outputs, self.image_shape)))
+        )
         self.bottleneck = bottleneck
         self.output: OutputKind = output
+        self.decoder_outputs = outputs
         self.rngs = rngs
 
     def encode(
@@ -295,20 +347,22 @@ class BurgessVAE(nnx.Module):
 
     def decode(
         self, z: Float[Array, "batch latent"]
-    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} {self.image_shape[2]}"]:
-        """The decoder's output: logits or probabilities, by `output`."""
+    ) -> Float[Array, "batch {self.image_shape[0]} {self.image_shape[1]} outputs"]:
+        """The decoder's output: logits or probabilities, by `output`, and the learned
+        block of `decoder_outputs` appended."""
         h = jax.nn.relu(self.decoder_expand(jax.nn.relu(self.decoder_hidden(z))))
         h = h.reshape(z.shape[0], *self.bottleneck)
         *hidden_convs, last = self.decoder_convs
         for conv in hidden_convs:
             h = jax.nn.relu(conv(h))
-        out = last(h)
+        shared = None if self.log_scale is None else self.log_scale[...]
+        out = with_shared_block(last(h), shared, self.image_shape)
         return jax.nn.sigmoid(out) if self.output == "sigmoid" else out
 
     def __call__(
         self, x: Float[Array, "batch height width channels"]
     ) -> tuple[
-        Float[Array, "batch height width channels"],
+        Float[Array, "batch height width outputs"],
         Float[Array, "batch latent"],
         Float[Array, "batch latent"],
     ]:

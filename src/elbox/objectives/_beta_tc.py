@@ -6,12 +6,14 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, KLScheduleLike, LossName, Metrics, Model, StepLike
+from .._custom_types import Batch, KLScheduleLike, LikelihoodName, Metrics, Model, StepLike
 from .._dtypes import float_dtype
 from .._validation import checked_int
-from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
+from ..likelihoods._by_name import reconstruction_loss
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
 from ._kl import kl_loss
 from ._kl_decomposition import kl_decomposition
+from ._likelihood_terms import observed_data, reconstruction_nll
 from ._objective import AbstractObjective, encode_sample_decode
 
 
@@ -55,9 +57,10 @@ class BetaTCObjective(AbstractObjective):
     Attributes:
         schedule: maps the step to the weight of the total correlation, beta included (an
             elbox schedule or any optax schedule); `ConstantSchedule(beta)` for no annealing.
-        loss_type: the reconstruction loss, by name or as an instance.
+        loss_type: the reconstruction loss or likelihood, by name or as an instance.
         dataset_size: `N` of the `log(N * M)` correction, or None for the batch alone.
-        report_neg_elbo: add the metric `neg_elbo`, `recon_loss` plus the analytic KL.
+        report_neg_elbo: add the metric `neg_elbo`, `-log p(x|z)` (normalising constant
+            included) plus the analytic KL.
 
     Raises:
         ValueError: for a `dataset_size` below 1.
@@ -76,7 +79,7 @@ class BetaTCObjective(AbstractObjective):
     """
 
     schedule: KLScheduleLike
-    loss_type: LossName | AbstractReconstructionLoss
+    loss_type: LikelihoodName | AbstractReconstructionLoss
     dataset_size: int | None = eqx.field(static=True)
     report_neg_elbo: bool = eqx.field(static=True)
 
@@ -84,7 +87,7 @@ class BetaTCObjective(AbstractObjective):
         self,
         *,
         schedule: KLScheduleLike,
-        loss_type: LossName | AbstractReconstructionLoss = "mse",
+        loss_type: LikelihoodName | AbstractReconstructionLoss = "mse",
         dataset_size: int | None = None,
         report_neg_elbo: bool = False,
     ) -> None:
@@ -101,13 +104,14 @@ class BetaTCObjective(AbstractObjective):
         self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its code drawn from `key`."""
-        x, recon_x, mean, logvar, z = encode_sample_decode(model, batch, key=key)
+        observed = observed_data(self.loss_type, batch, key)
+        x, recon_x, mean, logvar, z = encode_sample_decode(model, observed, key=key)
         return self.terms(x, recon_x, mean, logvar, z, step)
 
     def terms(
         self,
         x: Float[Array, "batch *features"],
-        recon_x: Float[Array, "batch *features"],
+        recon_x: Float[Array, "batch *outputs"],
         mean: Float[Array, "batch latent"],
         logvar: Float[Array, "batch latent"],
         z: Float[Array, "batch latent"],
@@ -129,5 +133,5 @@ class BetaTCObjective(AbstractObjective):
             "dimension_kl": parts.dimension_kl,
         }
         if self.report_neg_elbo:
-            metrics["neg_elbo"] = recon + kl
+            metrics["neg_elbo"] = reconstruction_nll(self.loss_type, x, recon_x, recon) + kl
         return loss, metrics

@@ -6,11 +6,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, LossName, Metrics, Model, RealNumber, StepLike
+from .._custom_types import Batch, LikelihoodName, Metrics, Model, RealNumber, StepLike
 from .._dtypes import float_dtype, step_as_float
 from .._validation import checked_int, checked_non_negative_float
-from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
+from ..likelihoods._by_name import reconstruction_loss
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
 from ._kl import kl_loss
+from ._likelihood_terms import observed_data, reconstruction_nll
 from ._objective import AbstractObjective, call_vae
 
 _OWNER = "CapacityObjective"
@@ -46,9 +48,10 @@ class CapacityObjective(AbstractObjective):
             (5, 10, 25, 50, 75 and 100 nats, `config/unsupervised_study_v1/sweep.py`).
         capacity_steps: the steps `C` takes to reach `c_max` (disentanglement_lib: 100000).
         gamma: the weight of `|kl_loss - C|` (disentanglement_lib: 1000).
-        loss_type: the reconstruction loss, by name or as an instance.
-        report_neg_elbo: add the metric `neg_elbo`, `recon_loss` plus the KL: the
-            unannealed objective, comparable across runs and objectives.
+        loss_type: the reconstruction loss or likelihood, by name or as an instance.
+        report_neg_elbo: add the metric `neg_elbo`, `-log p(x|z)` (normalising constant
+            included) plus the KL: the unannealed negative ELBO, comparable across runs
+            and objectives.
 
     Raises:
         ValueError: for a negative `c_max` or `gamma`, or `capacity_steps < 1`; the
@@ -71,7 +74,7 @@ class CapacityObjective(AbstractObjective):
     c_max: float = eqx.field(static=True)
     capacity_steps: int = eqx.field(static=True)
     gamma: float = eqx.field(static=True)
-    loss_type: LossName | AbstractReconstructionLoss
+    loss_type: LikelihoodName | AbstractReconstructionLoss
     report_neg_elbo: bool = eqx.field(static=True)
 
     def __init__(
@@ -82,7 +85,7 @@ class CapacityObjective(AbstractObjective):
         c_max: RealNumber = 25.0,
         capacity_steps: int = 100_000,
         gamma: RealNumber = 1000.0,
-        loss_type: LossName | AbstractReconstructionLoss = "mse",
+        loss_type: LikelihoodName | AbstractReconstructionLoss = "mse",
         report_neg_elbo: bool = False,
     ) -> None:
         self.c_max = checked_non_negative_float(_OWNER, "c_max", c_max)
@@ -100,13 +103,14 @@ class CapacityObjective(AbstractObjective):
         self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its noise drawn from `key`."""
-        x, recon_x, mean, logvar = call_vae(model, batch, key=key)
+        observed = observed_data(self.loss_type, batch, key)
+        x, recon_x, mean, logvar = call_vae(model, observed, key=key)
         return self.terms(x, recon_x, mean, logvar, step)
 
     def terms(
         self,
         x: Float[Array, "batch *features"],
-        recon_x: Float[Array, "batch *features"],
+        recon_x: Float[Array, "batch *outputs"],
         mean: Float[Array, "batch latent"],
         logvar: Float[Array, "batch latent"],
         step: StepLike,
@@ -125,5 +129,5 @@ class CapacityObjective(AbstractObjective):
             "capacity": capacity,
         }
         if self.report_neg_elbo:
-            metrics["neg_elbo"] = recon + kl
+            metrics["neg_elbo"] = reconstruction_nll(self.loss_type, x, recon_x, recon) + kl
         return loss, metrics

@@ -8,7 +8,7 @@ from .._custom_types import (
     Batch,
     FreeBitsMode,
     KLScheduleLike,
-    LossName,
+    LikelihoodName,
     Metrics,
     Model,
     RealNumber,
@@ -16,20 +16,22 @@ from .._custom_types import (
     StepLike,
 )
 from .._dtypes import float_dtype
-from ..likelihoods._reconstruction import AbstractReconstructionLoss, reconstruction_loss
+from ..likelihoods._by_name import reconstruction_loss
+from ..likelihoods._reconstruction import AbstractReconstructionLoss
 from ._kl import kl_loss
+from ._likelihood_terms import observed_data, reconstruction_nll
 from ._objective import AbstractObjective, call_vae
 
 
 @jaxtyped(typechecker=beartype)
 def elbo_terms(
     x: Float[Array, "batch *features"],
-    recon_x: Float[Array, "batch *features"],
+    recon_x: Float[Array, "batch *outputs"],
     mean: Float[Array, "batch latent"],
     logvar: Float[Array, "batch latent"],
     *,
     kl_weight: ScalarLike,
-    loss_type: LossName | AbstractReconstructionLoss = "mse",
+    loss_type: LikelihoodName | AbstractReconstructionLoss = "mse",
     free_bits: RealNumber = 0.0,
     free_bits_mode: FreeBitsMode = "per_sample",
 ) -> tuple[Float[Array, ""], Metrics]:
@@ -64,11 +66,15 @@ class ELBOObjective(AbstractObjective):
 
     Attributes:
         schedule: maps the step to the KL weight (an elbox schedule or any optax schedule).
-        loss_type: the reconstruction loss, by name or as an instance.
+        loss_type: the reconstruction loss or likelihood, by name or as an instance. A
+            binarising `BernoulliLikelihood` binarises the batch before the model sees
+            it (`AbstractLikelihood.observe`), with a key folded from the step's.
         free_bits: the free-bits threshold in nats per latent dimension.
         free_bits_mode: `"per_sample"` or `"batch"` (see `kl_loss`).
-        report_neg_elbo: add the metric `neg_elbo`, `recon_loss` plus the KL with weight 1
-            and no free bits: the unannealed objective, comparable across runs.
+        report_neg_elbo: add the metric `neg_elbo`, `-log p(x|z)` (with the likelihood's
+            normalising constant, which the losses of `mse` and `mae` leave out) plus the
+            KL with weight 1 and no free bits: the unannealed negative ELBO, comparable
+            across runs and likelihoods.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -83,7 +89,7 @@ class ELBOObjective(AbstractObjective):
     """
 
     schedule: KLScheduleLike
-    loss_type: LossName | AbstractReconstructionLoss = "mse"
+    loss_type: LikelihoodName | AbstractReconstructionLoss = "mse"
     free_bits: float = 0.0
     free_bits_mode: FreeBitsMode = "per_sample"
     report_neg_elbo: bool = False
@@ -92,13 +98,14 @@ class ELBOObjective(AbstractObjective):
         self, model: Model, batch: Batch, *, step: StepLike, key: PRNGKeyArray
     ) -> tuple[Float[Array, ""], Metrics]:
         """`(loss, metrics)` of `model` on `batch` at `step`, its noise drawn from `key`."""
-        x, recon_x, mean, logvar = call_vae(model, batch, key=key)
+        observed = observed_data(self.loss_type, batch, key)
+        x, recon_x, mean, logvar = call_vae(model, observed, key=key)
         return self.terms(x, recon_x, mean, logvar, step)
 
     def terms(
         self,
         x: Float[Array, "batch *features"],
-        recon_x: Float[Array, "batch *features"],
+        recon_x: Float[Array, "batch *outputs"],
         mean: Float[Array, "batch latent"],
         logvar: Float[Array, "batch latent"],
         step: StepLike,
@@ -116,5 +123,6 @@ class ELBOObjective(AbstractObjective):
         )
         if self.report_neg_elbo:
             unclamped_kl, _ = kl_loss(mean, logvar)
-            metrics["neg_elbo"] = metrics["recon_loss"] + unclamped_kl
+            nll = reconstruction_nll(self.loss_type, x, recon_x, metrics["recon_loss"])
+            metrics["neg_elbo"] = nll + unclamped_kl
         return loss, metrics

@@ -7,7 +7,7 @@ from typing import Any, get_args
 from .._custom_types import (
     FreeBitsMode,
     KLScheduleLike,
-    LossName,
+    LikelihoodName,
     ObjectiveName,
     ObjectiveOptions,
     RealNumber,
@@ -76,7 +76,7 @@ def objective_from_name(
     name: ObjectiveName,
     *,
     schedule: KLScheduleLike | None = None,
-    loss_type: LossName | AbstractReconstructionLoss = "mse",
+    loss_type: LikelihoodName | AbstractReconstructionLoss = "mse",
     free_bits: RealNumber = 0.0,
     free_bits_mode: FreeBitsMode = "per_sample",
     report_neg_elbo: bool = False,
@@ -101,7 +101,7 @@ def objective_from_name(
         name: the objective.
         schedule: the KL weight schedule (beta included); defaults to
             `ConstantSchedule(1.0)`. Unused by `"capacity"`.
-        loss_type: the reconstruction loss, by name or as an instance.
+        loss_type: the reconstruction loss or likelihood, by name or as an instance.
         free_bits: the free-bits threshold in nats per latent dimension (`"elbo"` only).
         free_bits_mode: `"per_sample"` or `"batch"` (`"elbo"` only).
         report_neg_elbo: add the metric `neg_elbo`, the unannealed negative ELBO.

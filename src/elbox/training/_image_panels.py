@@ -10,18 +10,22 @@ import numpy.typing as npt
 
 from .._custom_types import Model
 from ..frameworks._seam import framework_of
+from ..likelihoods._by_name import LIKELIHOOD_NAMES, reconstruction_loss
+from ..likelihoods._likelihood import AbstractLikelihood
 
 _BORDER: Final = 1
 
 
 def decoder_mean(outputs: npt.ArrayLike, loss_type: object) -> npt.NDArray[np.float64]:
-    """The mean of the likelihood a decoder's outputs stand for: the sigmoid of logits under
-    `bce_logits`, the outputs themselves otherwise (probabilities for `bce`, values for
-    `mse`)."""
-    array = np.asarray(outputs, np.float64)
-    if loss_type == "bce_logits":
-        return 1.0 / (1.0 + np.exp(-array))
-    return array
+    """The mean of the likelihood a decoder's outputs stand for (`AbstractLikelihood.mean`:
+    the sigmoid of logits under `bce_logits`, the continuous Bernoulli's mean, a Gaussian's
+    mean block); the outputs themselves for no loss type or a loss that is no likelihood.
+    `loss_type` is a likelihood, a name of one, or None."""
+    if isinstance(loss_type, str) and loss_type in LIKELIHOOD_NAMES:
+        loss_type = reconstruction_loss(loss_type)  # type: ignore[arg-type]  # a name, checked
+    if isinstance(loss_type, AbstractLikelihood):
+        outputs = loss_type.mean(jnp.asarray(outputs))
+    return np.asarray(outputs, np.float64)
 
 
 def to_display(
@@ -111,7 +115,7 @@ class ImagePanels:
         `model` needs `encode(x) -> (mean, logvar)` and `decode(z)`, as elbox's reference
         models have; the reconstructions decode the posterior means.
         """
-        model = local_model(model)
+        model = local_model(framework_of(model).inference(model))
         mean, _ = model.encode(jnp.asarray(self.examples))
         shown = (self.image_shape, self.value_range)
         inputs = to_display(self.examples, *shown)
