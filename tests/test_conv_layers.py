@@ -4,8 +4,9 @@ Each layer is compared with the framework's layer of the same configuration in f
 on tiny images: the same initial parameters from the same key, the same output, and the
 same gradients with respect to the parameters and the input (of `sum(sin(output))`, so
 that every output's gradient differs). The configurations cover the strided path (the
-sub-pixel forms), the paths that keep XLA's own computation (one output channel, stride
-1), string and asymmetric paddings, and output padding.
+sub-pixel forms), thin stride-1 convolutions (matrix products and shifted sums), the
+paths that keep XLA's own computation (one output channel, stride 1), string and
+asymmetric paddings, and output padding.
 """
 
 from typing import Any
@@ -34,6 +35,10 @@ EQX_STRIDED = [
     (3, 2, "SAME", 4),
     (3, 2, "SAME_LOWER", 4),
     (5, 3, ((2, 1), (0, 2)), 2),
+    (3, 1, 1, 2),  # thin (3*3*2 = 18 tap outputs): matrix products and shifted sums
+    (3, 1, ((0, 2), (2, 1)), 3),  # thin, asymmetric padding
+    (3, 1, 1, 4),  # 36 tap outputs: XLA's own computation
+    (2, 1, ((2, 0), (0, 0)), 1),  # padding past the kernel: XLA's own computation
 ]
 NNX_TRANSPOSED = [
     (4, 2, 2, 5, True),  # the reference models' layer (PyTorch's padding 1)
@@ -42,7 +47,14 @@ NNX_TRANSPOSED = [
     (5, 3, ((1, 3), (2, 0)), 2, False),
     (4, 2, 1, 1, False),
 ]
-NNX_STRIDED = [(4, 2, 1, 5), (3, 2, "SAME", 4), (5, 3, ((2, 1), (0, 2)), 3)]
+NNX_STRIDED = [
+    (4, 2, 1, 5),
+    (3, 2, "SAME", 4),
+    (5, 3, ((2, 1), (0, 2)), 3),
+    (3, 1, 1, 2),  # thin: matrix products and shifted sums
+    (2, 1, ((0, 1), (1, 0)), 4),  # thin, asymmetric padding
+    (3, 1, "SAME", 4),  # 36 tap outputs: XLA's own computation
+]
 
 
 def _assert_same(got: Any, want: Any) -> None:

@@ -13,7 +13,12 @@ kernel gradients of wide, shallow convolutions are slow too. Here:
 - that stride-1 convolution gets its kernel gradient as one matrix product over the batch
   and the positions (im2col), where XLA's convolution kernels are slowest;
 - a strided convolution keeps XLA's forward and kernel gradient, and takes its input
-  gradient (itself a transposed convolution) from the sub-pixel form.
+  gradient (itself a transposed convolution) from the sub-pixel form;
+- a thin stride-1 convolution (few taps times output channels: a 3x3 output layer to an
+  image's channels) is one matrix product of the input with every tap's weights, then a
+  sum of shifted slices; its gradients are matrix products with the output gradient's
+  windows. XLA's convolution runs that shape slowly, and its kernel gradient first
+  transposes the whole input.
 
 All arrays are channels-last: images `(batch, height, width, channels)`, kernels
 `(kernel_height, kernel_width, in_channels, out_channels)` (HWIO).
@@ -36,6 +41,12 @@ there: the sub-pixel convolution would have only `stride**2` output channels."""
 GEMM_MIN_CHANNELS = 64
 """Stride-1 convolutions to at least this many output channels take their kernel gradient
 as a matrix product; thinner ones keep XLA's, which is faster when the product is small."""
+
+THIN_MAX_TAP_OUTPUTS = 32
+"""Stride-1 convolutions whose taps times output channels are at most this (a 3x3 output
+layer to 1 to 3 channels) are computed as matrix products over the input's positions and
+shifted sums; XLA's convolutions, and the transposes of the input that their kernel
+gradient needs, are slowest there."""
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -170,6 +181,64 @@ def _strided_conv_backward(
 _strided_conv.defvjp(_strided_conv_forward, _strided_conv_backward)
 
 
+def _thin_conv_forward_value(x: Array, kernel: Array, padding: Padding) -> Array:
+    kh, kw, cin, cout = kernel.shape
+    batch, height, width, _ = x.shape
+    (top, bottom), (left, right) = padding
+    # Every tap's contribution at every input position, one matrix product:
+    # taps[n, h, w, i, j, o] = x[n, h, w] @ kernel[i, j, :, o].
+    taps = jnp.dot(x.reshape(-1, cin), kernel.transpose(2, 0, 1, 3).reshape(cin, -1))
+    taps = taps.reshape(batch, height, width, kh, kw, cout)
+    taps = jnp.pad(taps, ((0, 0), (top, bottom), (left, right), (0, 0), (0, 0), (0, 0)))
+    out_h, out_w = height + top + bottom - kh + 1, width + left + right - kw + 1
+    # out[n, p] = sum over taps t of taps[n, p + t, t]: shifted slices, summed.
+    return sum(
+        (taps[:, i : i + out_h, j : j + out_w, i, j] for i in range(kh) for j in range(kw)),
+        start=jnp.zeros((batch, out_h, out_w, cout), x.dtype),
+    )
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _thin_conv(x: Array, kernel: Array, padding: Padding) -> Array:
+    return _thin_conv_forward_value(x, kernel, padding)
+
+
+def _thin_conv_forward(
+    x: Array, kernel: Array, padding: Padding
+) -> tuple[Array, tuple[Array, Array]]:
+    return _thin_conv_forward_value(x, kernel, padding), (x, kernel)
+
+
+def _thin_conv_backward(
+    padding: Padding, residuals: tuple[Array, Array], grad: Array
+) -> tuple[Array, Array]:
+    x, kernel = residuals
+    kh, kw, cin, cout = kernel.shape
+    height, width = x.shape[1], x.shape[2]
+    (top, bottom), (left, right) = padding
+    # Input position h meets output h + top - i through tap i: the output gradient's
+    # windows, one column per tap and output channel, read from its padded copy.
+    padded = jnp.pad(
+        grad, ((0, 0), (kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right), (0, 0))
+    )
+    windows = jnp.stack(
+        [
+            padded[:, kh - 1 - i : kh - 1 - i + height, kw - 1 - j : kw - 1 - j + width]
+            for i in range(kh)
+            for j in range(kw)
+        ],
+        axis=3,
+    ).reshape(-1, kh * kw * cout)
+    flat_kernel = kernel.reshape(kh * kw, cin, cout).transpose(0, 2, 1).reshape(-1, cin)
+    grad_x = jnp.dot(windows, flat_kernel).reshape(x.shape)
+    grad_kernel = jnp.dot(x.reshape(-1, cin).T, windows)
+    grad_kernel = grad_kernel.reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
+    return grad_x, grad_kernel
+
+
+_thin_conv.defvjp(_thin_conv_forward, _thin_conv_backward)
+
+
 def conv(
     x: Float[Array, "batch height width cin"],
     kernel: Float[Array, "kh kw cin cout"],
@@ -177,9 +246,20 @@ def conv(
     padding: Padding,
 ) -> Float[Array, "batch oh ow cout"]:
     """XLA's convolution (a correlation) with zero padding; when strided, its input
-    gradient is computed as a sub-pixel transposed convolution."""
-    fast = stride != (1, 1) and x.shape[-1] >= SUBPIXEL_MIN_CHANNELS
-    if not fast or padding[0][0] < 0 or padding[1][0] < 0:
+    gradient is computed as a sub-pixel transposed convolution; when of stride 1 and thin
+    (`THIN_MAX_TAP_OUTPUTS`), as matrix products and shifted sums."""
+    kh, kw, _, cout = kernel.shape
+    (top, bottom), (left, right) = padding
+    if stride == (1, 1):
+        # The thin form needs each padding below the kernel's size (its gradient reads
+        # the output gradient's windows from a copy padded by `size - 1 - padding`).
+        pads_fit = all(0 <= p < kh for p in (top, bottom)) and all(
+            0 <= p < kw for p in (left, right)
+        )
+        if kh * kw * cout <= THIN_MAX_TAP_OUTPUTS and pads_fit:
+            return _thin_conv(x, kernel, padding)
+        return _native_conv(x, kernel, stride, padding)
+    if x.shape[-1] < SUBPIXEL_MIN_CHANNELS or top < 0 or left < 0:
         return _native_conv(x, kernel, stride, padding)
     return _strided_conv(x, kernel, stride, padding)
 

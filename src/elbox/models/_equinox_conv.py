@@ -68,15 +68,17 @@ def _dilated_padding(
 
 @final
 class Conv2d(eqx.Module):
-    """`equinox.nn.Conv2d` whose input gradient is fast on XLA's CPU backend.
+    """`equinox.nn.Conv2d`, computed in the forms XLA's CPU backend runs fast.
 
     The same signature, parameters (`weight` of shape `(out, in, kh, kw)`, `bias` of shape
     `(out, 1, 1)`), initialisation (the same `key` gives the same weights) and function
-    as `equinox.nn.Conv2d`: a model's checkpoints load into either. Only the gradient
-    differs in how it is computed: a strided convolution's input gradient is a transposed
-    convolution, which XLA's CPU backend runs slowly, and is computed here as the exact
-    sub-pixel convolution. Use it for strided convolutions that are not a model's first
-    layer; stride-1 convolutions gain nothing.
+    as `equinox.nn.Conv2d`: a model's checkpoints load into either. Only how it is
+    computed differs. A strided convolution's input gradient is a transposed convolution,
+    which XLA's CPU backend runs slowly, and is computed here as the exact sub-pixel
+    convolution; a thin stride-1 convolution (at most 32 kernel taps times output
+    channels, such as a 3x3 output layer to an image's channels) is computed as matrix
+    products and shifted sums. Use it for strided convolutions that are not a model's
+    first layer, and for thin output layers; other stride-1 convolutions gain nothing.
 
     Args:
         in_channels: the input's channels.
@@ -197,8 +199,8 @@ class ConvTranspose2d(eqx.Module):
     (a convolution of the stride-dilated input) 5 to 20 times slower than other
     convolutions; this layer computes the same sums as one stride-1 convolution to
     `stride**2` times the channels followed by a depth-to-space rearrangement, and its
-    gradients as stride-1 convolutions and a matrix product. With fewer than 4 output
-    channels it keeps Equinox's computation, which is faster there.
+    gradients as stride-1 convolutions and a matrix product. To one output channel it
+    keeps Equinox's computation, which is faster there.
 
     Args:
         in_channels: the input's channels.

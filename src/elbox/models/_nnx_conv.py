@@ -73,14 +73,17 @@ def _flat_batch(x: Array) -> tuple[Array, tuple[int, ...]]:
 
 @final
 class Conv(nnx.Module):
-    """`flax.nnx.Conv` (2-D) whose input gradient is fast on XLA's CPU backend.
+    """`flax.nnx.Conv` (2-D), computed in the forms XLA's CPU backend runs fast.
 
     The same signature, parameters (`kernel` of shape `(kh, kw, in, out)`, `bias`),
     initialisation and function as `flax.nnx.Conv`: a model's state and checkpoints fit
-    either. Only the gradient differs in how it is computed: a strided convolution's input
-    gradient is a transposed convolution, which XLA's CPU backend runs slowly, and is
-    computed here as the exact sub-pixel convolution. Use it for strided convolutions
-    that are not a model's first layer; stride-1 convolutions gain nothing.
+    either. Only how it is computed differs. A strided convolution's input gradient is a
+    transposed convolution, which XLA's CPU backend runs slowly, and is computed here as
+    the exact sub-pixel convolution; a thin stride-1 convolution (at most 32 kernel taps
+    times output features, such as a 3x3 output layer to an image's channels) is
+    computed as matrix products and shifted sums. Use it for strided convolutions that
+    are not a model's first layer, and for thin output layers; other stride-1
+    convolutions gain nothing.
 
     Args:
         in_features: the input's channels.
@@ -211,8 +214,8 @@ class ConvTranspose(nnx.Module):
     input) 5 to 20 times slower than other convolutions; this layer computes the same sums
     as one stride-1 convolution to `strides**2` times the channels followed by a
     depth-to-space rearrangement, and its gradients as stride-1 convolutions and a matrix
-    product. With fewer than 4 output features it keeps Flax's computation, which is
-    faster there.
+    product. To one output feature it keeps Flax's computation, which is faster
+    there.
 
     Args:
         in_features: the input's channels.

@@ -123,7 +123,7 @@ class ConvVAE(nnx.Module):
     noise are as in `MLPVAE` (the final convolution returns the image's channels times
     `decoder_outputs.per_value`; a per-feature `log_scale` has the image's shape).
 
-    The strided convolutions are elbox's [`Conv`][elbox.models.nnx.Conv] and
+    The convolutions are elbox's [`Conv`][elbox.models.nnx.Conv] and
     [`ConvTranspose`][elbox.models.nnx.ConvTranspose]: Flax's layers with the same
     parameters, computed in the forms XLA's CPU backend runs fast. The model's state has
     the same paths and arrays as with Flax's own layers, so checkpoints of earlier
@@ -192,7 +192,7 @@ class ConvVAE(nnx.Module):
                 for i, o in zip(decoder_in, decoder_out, strict=True)
             ]
         )
-        self.decoder_out = nnx.Conv(
+        self.decoder_out = Conv(
             widths[0], image_shape[2] * outputs.computed, (3, 3), padding=1, rngs=rngs
         )
         height, width, depth = image_shape
