@@ -239,6 +239,10 @@ def _thin_conv_backward(
 _thin_conv.defvjp(_thin_conv_forward, _thin_conv_backward)
 
 
+# The layers' entry points are compiled as a whole: called outside a `jax.jit` (in tests,
+# or eagerly), one compilation per shape costs less than compiling each of the sub-pixel
+# forms' small operations; inside a `jax.jit` they are inlined.
+@functools.partial(jax.jit, static_argnames=("stride", "padding"))
 def conv(
     x: Float[Array, "batch height width cin"],
     kernel: Float[Array, "kh kw cin cout"],
@@ -277,6 +281,7 @@ def _transpose_pads(kernel: int, stride: int, padding: str) -> tuple[int, int]:
     return low, total - low
 
 
+@functools.partial(jax.jit, static_argnames=("stride", "padding"))
 def dilated_correlation(
     x: Float[Array, "batch height width cin"],
     kernel: Float[Array, "kh kw cin cout"],
