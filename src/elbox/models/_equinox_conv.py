@@ -11,10 +11,6 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._conv_ops import Padding, conv, dilated_correlation
 
-PaddingLike = str | int | Sequence[int] | Sequence[tuple[int, int]]
-"""Equinox's padding: `"SAME"`, `"SAME_LOWER"`, `"VALID"`, one int, one int per axis, or
-one `(before, after)` pair per axis."""
-
 
 def _check_supported(layer: str, reference: Any) -> None:
     """Refuse what only Equinox's own layer computes, in one line."""
@@ -120,7 +116,7 @@ class Conv2d(eqx.Module):
         out_channels: int,
         kernel_size: int | Sequence[int],
         stride: int | Sequence[int] = (1, 1),
-        padding: PaddingLike = (0, 0),
+        padding: str | int | Sequence[int] | Sequence[tuple[int, int]] = (0, 0),
         dilation: int | Sequence[int] = (1, 1),
         groups: int = 1,
         use_bias: bool = True,
@@ -245,7 +241,7 @@ class ConvTranspose2d(eqx.Module):
         kernel_size: int | Sequence[int],
         stride: int | Sequence[int] = (1, 1),
         output_padding: int | Sequence[int] = (0, 0),
-        padding: PaddingLike = (0, 0),
+        padding: str | int | Sequence[int] | Sequence[tuple[int, int]] = (0, 0),
         dilation: int | Sequence[int] = (1, 1),
         groups: int = 1,
         use_bias: bool = True,

@@ -7,18 +7,17 @@ from typing import Any, final
 
 import jax.numpy as jnp
 from flax import nnx
-from flax.nnx.nn import dtypes, initializers
+from flax.nnx.nn import dtypes
+from flax.nnx.nn.linear import default_bias_init, default_kernel_init
 from jax import lax
 from jaxtyping import Array, Float
 
 from ._conv_ops import Padding, conv, dilated_correlation
 
-PaddingLike = str | int | Sequence[int | tuple[int, int]]
+_PaddingLike = str | int | Sequence[int | tuple[int, int]]
 """Flax's padding: `"SAME"`, `"VALID"`, one int, or one int or `(before, after)` pair per
 axis."""
 
-_DEFAULT_KERNEL_INIT = initializers.lecun_normal()
-_DEFAULT_BIAS_INIT = initializers.zeros_init()
 _SPECIAL_PADDINGS = ("CIRCULAR", "REFLECT", "CAUSAL")
 
 
@@ -31,7 +30,7 @@ def _pair(value: int | Sequence[int] | None) -> tuple[int, int]:
     return (first, second)
 
 
-def _explicit_pads(padding: PaddingLike) -> str | Padding:
+def _explicit_pads(padding: _PaddingLike) -> str | Padding:
     """Flax's padding as lax takes it: a string, or one pair per axis."""
     if isinstance(padding, str):
         return padding
@@ -57,7 +56,7 @@ def _check_supported(layer: str, kernel_size: tuple[int, ...], **options: Any) -
         )
 
 
-def _special_padding(padding: PaddingLike) -> str | None:
+def _special_padding(padding: _PaddingLike) -> str | None:
     """A padding mode that Flax computes by padding the input itself, or None."""
     if isinstance(padding, str) and padding.upper() in _SPECIAL_PADDINGS:
         return padding
@@ -126,7 +125,7 @@ class Conv(nnx.Module):
         kernel_size: int | Sequence[int],
         strides: int | Sequence[int] | None = 1,
         *,
-        padding: PaddingLike = "SAME",
+        padding: str | int | Sequence[int | tuple[int, int]] = "SAME",
         input_dilation: int | Sequence[int] | None = 1,
         kernel_dilation: int | Sequence[int] | None = 1,
         feature_group_count: int = 1,
@@ -135,8 +134,8 @@ class Conv(nnx.Module):
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         precision: Any = None,
-        kernel_init: Any = _DEFAULT_KERNEL_INIT,
-        bias_init: Any = _DEFAULT_BIAS_INIT,
+        kernel_init: Any = default_kernel_init,
+        bias_init: Any = default_bias_init,
         promote_dtype: Any = dtypes.promote_dtype,
         preferred_element_type: Any = None,
         rngs: nnx.Rngs,
@@ -262,15 +261,15 @@ class ConvTranspose(nnx.Module):
         kernel_size: int | Sequence[int],
         strides: int | Sequence[int] | None = None,
         *,
-        padding: PaddingLike = "SAME",
+        padding: str | int | Sequence[int | tuple[int, int]] = "SAME",
         kernel_dilation: int | Sequence[int] | None = None,
         use_bias: bool = True,
         mask: Array | None = None,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         precision: Any = None,
-        kernel_init: Any = _DEFAULT_KERNEL_INIT,
-        bias_init: Any = _DEFAULT_BIAS_INIT,
+        kernel_init: Any = default_kernel_init,
+        bias_init: Any = default_bias_init,
         transpose_kernel: bool = False,
         promote_dtype: Any = dtypes.promote_dtype,
         preferred_element_type: Any = None,
