@@ -16,8 +16,8 @@ from typing import Any
 
 from .._atomic import write_json
 from .._custom_types import Weights
-from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse, end_of_run_examples
 from . import _disentanglement
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse, end_of_run_examples
 from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
 from ._ground_truth import has_factors
