@@ -173,7 +173,9 @@ def test_a_metric_some_seed_lacks_is_left_empty_and_paired_where_both_have_it() 
     assert math.isnan(mean)  # not a mean over fewer seeds
     assert math.isnan(spread)
     # Deviations from 11/3: -19/6, -13/6, 32/6; squares sum to 1554/36, over 2.
-    assert summary(rows[3:], "bound") == (pytest.approx(11 / 3), pytest.approx(math.sqrt(777) / 6))
+    mean, spread = summary(rows[3:], "bound")
+    assert mean == pytest.approx(11 / 3)
+    assert spread == pytest.approx(math.sqrt(777) / 6)
     comparison = Comparison("x", "a", "b", "a vs b")
     difference = compare(comparison, rows, "bound")
     assert difference is not None
