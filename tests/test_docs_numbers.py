@@ -43,7 +43,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "(1/K)": "the bound's formula (its definition)",
         "variance 1/2": "the likelihood of loss_type='mse' (its definition)",
         "scale 1": "the likelihood of loss_type='mae' (its definition)",
-        "gray levels in [0, 1]": "the digits' range (the data set)",
+        "grey levels in [0, 1]": "the digits' range (the data set)",
         "a dimension near 0 carries": "what a collapsed dimension is (a definition)",
         "sec. 5.2": "where in Burda et al. (2016) active units are defined (a citation)",
         "It is 0 for an encoder that ignores x": "the estimate's floor (a definition)",

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,15 @@ TINY = ["--hidden", "8", "--latent", "2", "--epochs", "2", "--eval-samples", "4"
 
 
 def _elbox(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exit_info:  # argparse's own errors
-        code = int(exit_info.code or 0)
+    """Run the command in this process, with Python's default warning filters (as a real
+    process has them; the suite's own turn every warning into an error): the tests here
+    check the one-line warnings it prints, and every other line it says."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        try:
+            code = main(args)
+        except SystemExit as exit_info:  # argparse's own errors
+            code = int(exit_info.code or 0)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
