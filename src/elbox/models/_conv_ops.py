@@ -239,11 +239,7 @@ def _thin_conv_backward(
 _thin_conv.defvjp(_thin_conv_forward, _thin_conv_backward)
 
 
-# The layers' entry points are compiled as a whole: called outside a `jax.jit` (in tests,
-# or eagerly), one compilation per shape costs less than compiling each of the sub-pixel
-# forms' small operations; inside a `jax.jit` they are inlined.
-@functools.partial(jax.jit, static_argnames=("stride", "padding"))
-def conv(
+def _conv(
     x: Float[Array, "batch height width cin"],
     kernel: Float[Array, "kh kw cin cout"],
     stride: tuple[int, int],
@@ -281,8 +277,7 @@ def _transpose_pads(kernel: int, stride: int, padding: str) -> tuple[int, int]:
     return low, total - low
 
 
-@functools.partial(jax.jit, static_argnames=("stride", "padding"))
-def dilated_correlation(
+def _dilated_correlation(
     x: Float[Array, "batch height width cin"],
     kernel: Float[Array, "kh kw cin cout"],
     stride: tuple[int, int],
@@ -308,3 +303,33 @@ def dilated_correlation(
         (width - 1) * stride[1] + 1 + low_w + high_w - kw + 1,
     )
     return conv_transpose(x, kernel[::-1, ::-1], stride, (kh - 1 - low_h, kw - 1 - low_w), size)
+
+
+# The layers' entry points, compiled as a whole: called outside a `jax.jit` (in tests, or
+# eagerly), one compilation per shape costs less than compiling each of the sub-pixel
+# forms' small operations one by one; inside a `jax.jit` they are inlined.
+_conv_compiled = jax.jit(_conv, static_argnames=("stride", "padding"))
+_dilated_correlation_compiled = jax.jit(_dilated_correlation, static_argnames=("stride", "padding"))
+
+
+def conv(
+    x: Float[Array, "batch height width cin"],
+    kernel: Float[Array, "kh kw cin cout"],
+    stride: tuple[int, int],
+    padding: Padding,
+) -> Float[Array, "batch oh ow cout"]:
+    """XLA's convolution (a correlation) with zero padding, computed fast (see `_conv`)."""
+    out: Array = _conv_compiled(x, kernel, stride, padding)
+    return out
+
+
+def dilated_correlation(
+    x: Float[Array, "batch height width cin"],
+    kernel: Float[Array, "kh kw cin cout"],
+    stride: tuple[int, int],
+    padding: str | Padding,
+) -> Float[Array, "batch oh ow cout"]:
+    """`lax.conv_transpose(x, kernel, stride, padding)`, computed fast (see
+    `_dilated_correlation`)."""
+    out: Array = _dilated_correlation_compiled(x, kernel, stride, padding)
+    return out
