@@ -69,6 +69,18 @@ def encode_sample_decode(
             "needs the sampled latent code, so it calls model.encode(x) -> (mean, logvar) "
             "and model.decode(z) -> recon_x rather than model(x)"
         )
+    mean, logvar = encode_posterior(model, x)
+    noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * noise
+    return x, model.decode(z), mean, logvar, z
+
+
+def encode_posterior(model: Model, x: Array) -> tuple[Array, Array]:
+    """`model.encode(x)`: the posterior's `(mean, logvar)`, checked to be two arrays.
+
+    Raises:
+        TypeError: when `encode` does not return `(mean, logvar)`.
+    """
     encoded = model.encode(x)
     if not (
         isinstance(encoded, tuple | list)
@@ -80,9 +92,18 @@ def encode_sample_decode(
             f"shape (batch, latent); got {type(encoded).__name__}"
         )
     mean, logvar = encoded
-    noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
-    z = mean + jnp.exp(0.5 * logvar) * noise
-    return x, model.decode(z), mean, logvar, z
+    return mean, logvar
+
+
+def require_encode_decode(model: Model, objective: str) -> None:
+    """A TypeError naming what is missing when `model` has no `encode` or `decode`."""
+    missing = [name for name in ("encode", "decode") if not callable(getattr(model, name, None))]
+    if missing:
+        raise TypeError(
+            f"{type(model).__name__} has no {' or '.join(missing)} method: {objective} "
+            "calls model.encode(x) -> (mean, logvar) and model.decode(z) -> recon_x "
+            "rather than model(x)"
+        )
 
 
 def step_key(key: PRNGKeyArray, step: StepLike) -> PRNGKeyArray:
