@@ -29,6 +29,13 @@ from elbox.data import batches
 from elbox.training import Trainer
 
 from .helpers import FEATURES, Framework, batch, make_model_and_optimizer, make_trainer, patterns
+from .linear_gaussian import (
+    LIKELIHOOD,
+    X,
+    LinearGaussian,
+    exact_posterior_model,
+    off_posterior_model,
+)
 
 # -- K = 1 is the ELBO -------------------------------------------------------------------------
 
@@ -95,59 +102,6 @@ def test_the_bound_rises_with_k_and_the_ess_lies_between_1_and_k() -> None:
 
 # -- a linear-Gaussian model, whose posterior is known -------------------------------------------
 
-# p(z) = N(0, I), p(x|z) = N(W z + b, VARIANCE I); W's columns are orthogonal, so the
-# exact posterior has a diagonal covariance, which the encoder can represent.
-VARIANCE = 0.25
-W = np.array([[1.0, 0.5], [1.0, -0.5], [0.0, 0.5]])
-B = np.array([0.2, -0.1, 0.3])
-LIKELIHOOD = GaussianLikelihood(variance=VARIANCE)
-X = jnp.asarray([[0.5, -1.0, 0.2], [1.5, 0.3, -0.4], [-0.7, 0.1, 0.9]], jnp.float32)
-
-
-class LinearGaussian(eqx.Module):
-    """A linear-Gaussian VAE: a linear decoder, and an encoder linear in x with a fixed
-    variance per latent dimension."""
-
-    weight: Array
-    bias: Array
-    encoder_weight: Array
-    encoder_bias: Array
-    encoder_logvar: Array
-
-    def encode(self, x: Array) -> tuple[Array, Array]:
-        mean = x @ self.encoder_weight.T + self.encoder_bias[None]
-        return mean, jnp.broadcast_to(self.encoder_logvar[None], mean.shape)
-
-    def decode(self, z: Array) -> Array:
-        return z @ self.weight.T + self.bias[None]
-
-
-def _exact_posterior_model() -> LinearGaussian:
-    covariance = np.linalg.inv(np.eye(2) + W.T @ W / VARIANCE)
-    assert np.allclose(covariance, np.diag(np.diag(covariance)))
-    gain = covariance @ W.T / VARIANCE
-    return LinearGaussian(
-        weight=jnp.asarray(W, jnp.float32),
-        bias=jnp.asarray(B, jnp.float32),
-        encoder_weight=jnp.asarray(gain, jnp.float32),
-        encoder_bias=jnp.asarray(-gain @ B, jnp.float32),
-        encoder_logvar=jnp.asarray(np.log(np.diag(covariance)), jnp.float32),
-    )
-
-
-def _off_posterior_model() -> LinearGaussian:
-    exact = _exact_posterior_model()
-    return eqx.tree_at(
-        lambda m: (m.encoder_weight, m.encoder_bias, m.encoder_logvar),
-        exact,
-        (
-            exact.encoder_weight + 0.3,
-            exact.encoder_bias - 0.2,
-            exact.encoder_logvar + jnp.asarray([0.6, -0.4]),
-        ),
-    )
-
-
 def _flat(tree: Any) -> Array:
     return jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree.leaves(tree)])
 
@@ -163,7 +117,7 @@ def _gradient_draws(model: LinearGaussian, objective: IWAEObjective, draws: int)
     return np.asarray(jax.jit(jax.vmap(one))(keys), np.float64)
 
 
-DECODER_SIZE = W.size + B.size
+DECODER_SIZE = 6 + 3  # weight (3, 2) and bias (3,)
 
 
 def _z_scores(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -177,7 +131,7 @@ def _z_scores(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("samples", [1, 4, 16])
 def test_dreg_has_the_standard_gradients_expectation(samples: int) -> None:
-    model = _off_posterior_model()
+    model = off_posterior_model()
     standard = _gradient_draws(model, IWAEObjective(samples, loss_type=LIKELIHOOD), 4000)
     dreg = _gradient_draws(
         model, IWAEObjective(samples, gradient="dreg", loss_type=LIKELIHOOD), 4000
@@ -188,7 +142,7 @@ def test_dreg_has_the_standard_gradients_expectation(samples: int) -> None:
 
 
 def test_stl_is_unbiased_for_one_sample_and_biased_for_more() -> None:
-    model = _off_posterior_model()
+    model = off_posterior_model()
     for samples, unbiased in ((1, True), (8, False)):
         standard = _gradient_draws(model, IWAEObjective(samples, loss_type=LIKELIHOOD), 4000)
         stl = _gradient_draws(
@@ -204,7 +158,7 @@ def test_stl_is_unbiased_for_one_sample_and_biased_for_more() -> None:
 
 @pytest.mark.parametrize("samples", [1, 8])
 def test_at_the_exact_posterior_stl_and_dregs_encoder_gradients_are_zero(samples: int) -> None:
-    model = _exact_posterior_model()
+    model = exact_posterior_model()
     for gradient in ("stl", "dreg"):
         objective = IWAEObjective(samples, gradient=gradient, loss_type=LIKELIHOOD)
         draws = _gradient_draws(model, objective, 50)
@@ -218,7 +172,7 @@ def test_dreg_matches_its_formula_draw_by_draw() -> None:
     # Tucker et al. 2019, eq. 5, written with the encoder and decoder apart: the encoder's
     # gradient sum_k w~_k**2 d log w_k / d phi (q's parameters fixed in log q), the
     # decoder's the standard one.
-    model, samples, key = _off_posterior_model(), 6, jax.random.key(9)
+    model, samples, key = off_posterior_model(), 6, jax.random.key(9)
     noise = jax.random.normal(key, (samples, *X.shape[:1], 2))
 
     def log_weights(encoder: LinearGaussian, decoder: LinearGaussian, fixed: bool) -> Array:
