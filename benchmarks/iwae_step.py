@@ -148,9 +148,7 @@ def _seconds(runner: Runner, steps: int) -> float:
     return (clock() - start) / steps
 
 
-def measure(
-    runners: dict[str, Runner], steps: int, repeats: int
-) -> dict[str, tuple[float, float]]:
+def measure(runners: dict[str, Runner], steps: int, repeats: int) -> dict[str, tuple[float, float]]:
     """Each runner's median seconds per step, and the median of its ratios to the
     baseline timed right beside it (in the order A B B A)."""
     for runner in runners.values():

@@ -50,7 +50,7 @@ def exact_posterior_model() -> LinearGaussian:
 
 def off_posterior_model() -> LinearGaussian:
     exact = exact_posterior_model()
-    return eqx.tree_at(
+    moved: LinearGaussian = eqx.tree_at(
         lambda m: (m.encoder_weight, m.encoder_bias, m.encoder_logvar),
         exact,
         (
@@ -59,3 +59,4 @@ def off_posterior_model() -> LinearGaussian:
             exact.encoder_logvar + jnp.asarray([0.6, -0.4]),
         ),
     )
+    return moved

@@ -9,6 +9,8 @@ import pytest
 from elbox.cli import main
 from elbox.cli._build import objective_options_of
 from elbox.cli._options import TrainOptions
+from elbox.cli._study._report import read_rows
+from elbox.cli._study._spec import STUDIES
 
 TINY = ["--hidden", "16", "--latent", "3", "--epochs", "1", "--batch-size", "128"]
 
@@ -66,3 +68,32 @@ def test_bad_iwae_options_fail_before_training(
         main(["train", *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_iwae_study_has_the_issues_grid() -> None:
+    spec = STUDIES["iwae"]
+    assert [setting.label for setting in spec.settings()] == [
+        f"num_samples={k}, gradient={gradient}"
+        for k in (1, 5, 50)
+        for gradient in ("standard", "dreg")
+    ]
+    assert spec.base["objective"] == "iwae"
+    assert spec.base["likelihood"] == "bernoulli"  # dynamic binarisation of the digits
+
+
+def test_a_tiny_iwae_study_end_to_end(tmp_path: Path) -> None:
+    # The smallest budget: one K, both estimators, one seed, one epoch. The full study
+    # (`elbox study iwae`) is a long job, not a test.
+    arguments = ["study", "iwae", "--grid", "num_samples=3", "--grid", "hidden=16"]
+    budget = ["--seeds", "1", "--epochs", "1", "--output", str(tmp_path / "study")]
+    assert main([*arguments, *budget]) == 0
+    rows = read_rows(tmp_path / "study" / "study.csv")
+    assert [row["setting"] for row in rows] == [
+        "num_samples=3, gradient=standard, hidden=16",
+        "num_samples=3, gradient=dreg, hidden=16",
+    ]
+    for row in rows:
+        assert row["log_likelihood"] >= -row["neg_elbo"] - 0.5
+        assert 0 <= row["active_units"] <= 16
+        assert row["encoder_snr"] > 0.0
+        assert row["decoder_snr"] > 0.0

@@ -30,7 +30,8 @@ def test_the_snr_is_the_mean_over_the_standard_deviation_of_the_draws() -> None:
         return jax.grad(lambda m: objective(m, X, step=0, key=draw_key)[0])(model)
 
     draws = jax.vmap(one)(keys)
-    encoder, decoder = [], []
+    encoder: list[np.ndarray] = []
+    decoder: list[np.ndarray] = []
     for name in FIELDS:
         values = np.asarray(getattr(draws, name), np.float64)
         expected = np.abs(values.mean(axis=0)) / values.std(axis=0, ddof=1)
@@ -67,11 +68,10 @@ def test_an_encoder_gradient_that_is_zero_on_every_draw_has_no_snr() -> None:
     )
     # At the exact posterior DReG's encoder gradient is zero up to rounding: tiny values
     # with a spread, or exact zeros, which have no SNR.
-    encoder = np.concatenate(
-        [np.ravel(getattr(snr.per_parameter, name)) for name in FIELDS[2:]]
-    )
+    encoder = np.concatenate([np.ravel(getattr(snr.per_parameter, name)) for name in FIELDS[2:]])
     assert np.all(np.isnan(encoder) | (encoder < 10.0))
-    assert np.isfinite(snr.decoder) and snr.decoder > 0.0
+    assert np.isfinite(snr.decoder)
+    assert snr.decoder > 0.0
 
 
 def test_an_nnx_model_and_the_elbo_objective() -> None:
@@ -79,10 +79,12 @@ def test_an_nnx_model_and_the_elbo_objective() -> None:
     objective = ELBOObjective(schedule=ConstantSchedule(1.0), loss_type="bce_logits")
     before = int(model.rngs.noise.count[...])
     snr = gradient_snr(model, patterns(8), objective=objective, num_draws=5, key=jax.random.key(2))
-    assert snr.encoder > 0.0 and snr.decoder > 0.0
+    assert snr.encoder > 0.0
+    assert snr.decoder > 0.0
     assert int(model.rngs.noise.count[...]) == before  # the model is read, not changed
     leaves = jax.tree.leaves(snr.is_encoder)
-    assert any(bool(leaf) for leaf in leaves) and not all(bool(leaf) for leaf in leaves)
+    assert any(bool(leaf) for leaf in leaves)
+    assert not all(bool(leaf) for leaf in leaves)
 
 
 def test_fewer_than_two_draws_are_refused() -> None:

@@ -33,7 +33,6 @@ ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc", "iwae"]
 `BetaTCObjective`) or `"iwae"` (the importance-weighted bound, `IWAEObjective`)."""
 
 
-
 class ObjectiveOptions(TypedDict, total=False):
     """The options of the named objectives, as `objective_from_name` and
     `VAETrainer(objective_options=...)` take them; each belongs to one objective, and an

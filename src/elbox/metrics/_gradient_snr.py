@@ -58,10 +58,10 @@ def gradient_snr(
     where `Delta` is the objective's gradient estimate on the batch `x` at the model's
     fixed parameters, and the mean and standard deviation are over the estimator's noise.
     They are estimated from `num_draws` draws, each with its own key split from `key`
-    (the sample standard deviation, `num_draws - 1` in its denominator). The gradient of the loss is the negative of the bound's; the SNR is the
-    same. Rainforth et al. show that the standard IWAE encoder's SNR falls like
-    `1/sqrt(K)` while the decoder's rises like `sqrt(K)`; DReG's encoder SNR does not
-    fall (Tucker et al. 2019).
+    (the sample standard deviation, `num_draws - 1` in its denominator). The gradient of
+    the loss is the negative of the bound's; the SNR is the same. Rainforth et al. show
+    that the standard IWAE encoder's SNR falls like `1/sqrt(K)` while the decoder's
+    rises like `sqrt(K)`; DReG's encoder SNR does not fall (Tucker et al. 2019).
 
     A parameter array is the encoder's when `model.encode(x)` depends on it (found by one
     reverse pass of `encode` with random cotangents); every other one is the decoder's. A
@@ -120,12 +120,9 @@ def gradient_snr(
         variance,
         moved,
     )
-    encoder_parts = [
-        leaf for leaf, own in zip(jax.tree.leaves(snr), jax.tree.leaves(is_encoder)) if own
-    ]
-    decoder_parts = [
-        leaf for leaf, own in zip(jax.tree.leaves(snr), jax.tree.leaves(is_encoder)) if not own
-    ]
+    pairs = list(zip(jax.tree.leaves(snr), jax.tree.leaves(is_encoder), strict=True))
+    encoder_parts = [leaf for leaf, own in pairs if own]
+    decoder_parts = [leaf for leaf, own in pairs if not own]
     return GradientSNR(
         encoder=_mean_of_defined(encoder_parts),
         decoder=_mean_of_defined(decoder_parts),

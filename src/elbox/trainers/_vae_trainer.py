@@ -86,8 +86,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
     config's KL schedule is not used) or `"beta-tc"` (`BetaTCObjective`: the config's
     schedule, beta included, weights the total correlation instead of the whole KL), or
     trains another bound: `"iwae"` (`IWAEObjective`: the K-sample importance-weighted
-    bound, with no KL schedule). None of them takes free bits. `evaluate` reports the same unannealed `neg_elbo` whatever the
-    objective.
+    bound, with no KL schedule). None of them takes free bits. `evaluate` reports the
+    same unannealed `neg_elbo` whatever the objective.
 
     Args:
         model: an `nnx.Module` called as `model(x)`, or an `eqx.Module` called as

@@ -6,11 +6,19 @@
 - `disentanglement`: the test negative ELBO and its parts, MIG, the FactorVAE and beta-VAE
   scores and DCI disentanglement, on codes of images of the ground-truth data (see
   `_disentanglement`, whose `Budget` says where fewer points are drawn than in
-  disentanglement_lib).
+  disentanglement_lib);
+- `iwae`: the test negative ELBO, the bound with K = 1000, the active units, and the
+  encoder's and decoder's gradient signal-to-noise ratios (`elbox.metrics.gradient_snr`)
+  of the run's own IWAE estimator at the trained parameters, on the first test examples.
 """
 
 from typing import Any
 
+import jax
+import numpy as np
+
+from ...metrics._gradient_snr import gradient_snr
+from ...objectives._iwae import IWAEObjective
 from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, analyse
 from .._disentanglement import disentanglement_scores
@@ -36,9 +44,17 @@ DISENTANGLEMENT_METRICS = (
     "beta_vae",
     "dci_disentanglement",
 )
+IWAE_METRICS = (
+    "neg_elbo",
+    "log_likelihood",
+    "active_units",
+    "encoder_snr",
+    "decoder_snr",
+)
 METRICS: dict[Measures, tuple[str, ...]] = {
     "collapse": COLLAPSE_METRICS,
     "disentanglement": DISENTANGLEMENT_METRICS,
+    "iwae": IWAE_METRICS,
 }
 """The metrics each kind of study reports, in table order."""
 
@@ -60,8 +76,19 @@ DESCRIPTIONS = {
     "factor_vae": "FactorVAE score (accuracy; chance is 1 / 5)",
     "beta_vae": "beta-VAE score (accuracy; chance is 1 / 5)",
     "dci_disentanglement": "DCI disentanglement (0 to 1)",
+    "encoder_snr": (
+        "the encoder's gradient signal-to-noise ratio, |mean| / std over 100 draws, "
+        "averaged over its parameters (Rainforth et al. 2018)"
+    ),
+    "decoder_snr": "the decoder's, likewise",
 }
 """What each metric is, for the study's report."""
+
+
+SNR_EXAMPLES = 64
+"""The test examples of the gradient SNR's batch."""
+SNR_DRAWS = 100
+"""The gradient draws of the SNR."""
 
 
 def measure(
@@ -73,11 +100,12 @@ def measure(
     seed: int,
 ) -> dict[str, float]:
     """The metrics of one trained seed, by name (see `METRICS`)."""
-    collapse = measures == "collapse"
+    collapse = measures in ("collapse", "iwae")
+    likelihood = run_likelihood(options)
     analysis = analyse(
         trainer,
         splits.test,
-        likelihood=run_likelihood(options),
+        likelihood=likelihood,
         name=str(likelihood_name(options)),
         num_samples=LIKELIHOOD_SAMPLES if collapse else 0,
         seed=10_000 + seed,
@@ -94,6 +122,21 @@ def measure(
         "active_units": float(analysis.active_units),
         "mutual_information": float(analysis.mutual_information or float("nan")),
     }
+    if measures == "iwae":
+        # The run's own estimator, on fixed data (a binarisation made fixed).
+        objective = IWAEObjective(
+            options.num_samples,
+            gradient=options.gradient,
+            loss_type=likelihood.for_evaluation(),
+        )
+        snr = gradient_snr(
+            trainer.model,
+            np.asarray(splits.test[:SNR_EXAMPLES]),
+            objective=objective,
+            num_draws=SNR_DRAWS,
+            key=jax.random.key(20_000 + seed),
+        )
+        values.update(encoder_snr=snr.encoder, decoder_snr=snr.decoder)
     if not collapse:
         scores = ("mig", "factor_vae", "beta_vae", "dci")
         values.update(disentanglement_scores(trainer.model, options, scores, seed=seed))
