@@ -92,9 +92,8 @@ def test_the_bound_rises_with_k_and_the_ess_lies_between_1_and_k() -> None:
     x = batch(32)
     bounds = []
     for samples in (1, 10, 100):
-        _, metrics = IWAEObjective(samples, loss_type="bce_logits")(
-            model, x, step=0, key=jax.random.key(2)
-        )
+        objective = IWAEObjective(samples, loss_type="bce_logits")
+        _, metrics = eqx.filter_jit(objective)(model, x, step=0, key=jax.random.key(2))
         bounds.append(float(metrics["iwae_bound"]))
         assert 1.0 <= float(metrics["ess"]) <= samples + 1e-4
     assert bounds[0] < bounds[1] < bounds[2]
@@ -175,29 +174,31 @@ def test_dreg_matches_its_formula_draw_by_draw() -> None:
     # gradient sum_k w~_k**2 d log w_k / d phi (q's parameters fixed in log q), the
     # decoder's the standard one.
     model, samples, key = off_posterior_model(), 6, jax.random.key(9)
-    noise = jax.random.normal(key, (samples, *X.shape[:1], 2))
+    noise = jax.random.normal(key, (X.shape[0], samples, 2))  # (batch, samples, latent)
 
     def log_weights(encoder: LinearGaussian, decoder: LinearGaussian, fixed: bool) -> Array:
         mean, logvar = encoder.encode(X)
-        z = mean[None] + jnp.exp(0.5 * logvar)[None] * noise
+        z = mean[:, None] + jnp.exp(0.5 * logvar)[:, None] * noise
         q_mean, q_logvar = jax.lax.stop_gradient((mean, logvar)) if fixed else (mean, logvar)
         log_q = -0.5 * jnp.sum(
-            (z - q_mean[None]) ** 2 * jnp.exp(-q_logvar)[None] + q_logvar[None], axis=-1
+            (z - q_mean[:, None]) ** 2 * jnp.exp(-q_logvar)[:, None] + q_logvar[:, None],
+            axis=-1,
         )
         log_p_z = -0.5 * jnp.sum(z**2, axis=-1)
         recon = decoder.decode(z.reshape(-1, 2))
-        log_p_x = LIKELIHOOD.log_prob(jnp.tile(X, (samples, 1)), recon).reshape(samples, -1)
+        repeated = jnp.repeat(X, samples, axis=0)
+        log_p_x = LIKELIHOOD.log_prob(repeated, recon).reshape(-1, samples)
         return log_p_x + log_p_z - log_q
 
-    weights = jax.nn.softmax(log_weights(model, model, False), axis=0)
-    encoder_grad = jax.grad(
-        lambda m: -jnp.mean(jnp.sum(weights**2 * log_weights(m, model, True), axis=0))
+    weights = jax.nn.softmax(log_weights(model, model, False), axis=1)
+    encoder_grad = jax.jit(
+        jax.grad(lambda m: -jnp.mean(jnp.sum(weights**2 * log_weights(m, model, True), axis=1)))
     )(model)
-    decoder_grad = jax.grad(
-        lambda m: -jnp.mean(jax.nn.logsumexp(log_weights(model, m, False), axis=0))
+    decoder_grad = jax.jit(
+        jax.grad(lambda m: -jnp.mean(jax.nn.logsumexp(log_weights(model, m, False), axis=1)))
     )(model)
     objective = IWAEObjective(samples, gradient="dreg", loss_type=LIKELIHOOD)
-    ours = jax.grad(lambda m: objective(m, X, step=0, key=key)[0])(model)
+    ours = jax.jit(jax.grad(lambda m: objective(m, X, step=0, key=key)[0]))(model)
     for name in ("encoder_weight", "encoder_bias", "encoder_logvar"):
         np.testing.assert_allclose(
             getattr(ours, name), getattr(encoder_grad, name), rtol=1e-4, atol=1e-6
@@ -212,13 +213,14 @@ def test_dreg_matches_its_formula_draw_by_draw() -> None:
 
 
 def test_the_effective_sample_size_is_kongs_formula_on_hand_worked_weights() -> None:
-    weights = jnp.asarray([[1.0, 5.0, 1.0], [2.0, 5.0, 0.0], [3.0, 5.0, 0.0]])
+    # One example per row, its weights along the row.
+    weights = jnp.asarray([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0], [1.0, 0.0, 0.0]])
     # (1 + 2 + 3)**2 / (1 + 4 + 9) = 36 / 14; equal weights: K; one weight: 1.
     np.testing.assert_allclose(
         effective_sample_size(jnp.log(weights)), [36.0 / 14.0, 3.0, 1.0], rtol=1e-6
     )
-    # Far outside float32's range, computed from the logs.
-    huge = jnp.asarray([[1000.0], [1000.0], [1000.0 + np.log(2.0)]])
+    # Far outside float32's range, computed from the logs: (1 + 1 + 2)**2 / (1 + 1 + 4).
+    huge = jnp.asarray([[1000.0, 1000.0, 1000.0 + np.log(2.0)]])
     np.testing.assert_allclose(effective_sample_size(huge), [16.0 / 6.0], rtol=1e-5)
 
 
@@ -228,16 +230,15 @@ def test_the_ess_metric_is_that_of_the_batchs_weights() -> None:
     objective = IWAEObjective(3, loss_type="bce_logits")
     _, metrics = objective(model, x, step=0, key=key)
     mean, logvar = model.encode(x)
-    noise = jax.random.normal(key, (3, *mean.shape))
-    z = mean[None] + jnp.exp(0.5 * logvar)[None] * noise
-    recon = model.decode(z.reshape(12, -1))
-    log_p_x = jnp.sum(jnp.tile(x, (3, 1)) * recon - jax.nn.softplus(recon), axis=-1)
+    noise = jax.random.normal(key, (4, 3, mean.shape[1]))  # (batch, samples, latent)
+    z = mean[:, None] + jnp.exp(0.5 * logvar)[:, None] * noise
+    recon = model.decode(z.reshape(12, -1)).reshape(4, 3, -1)
+    log_p_x = jnp.sum(x[:, None] * recon - jax.nn.softplus(recon), axis=-1)
     log_w = np.asarray(
-        log_p_x.reshape(3, 4) - 0.5 * jnp.sum(z**2 - noise**2 - logvar[None], axis=-1),
-        np.float64,
+        log_p_x - 0.5 * jnp.sum(z**2 - noise**2 - logvar[:, None], axis=-1), np.float64
     )
-    w = np.exp(log_w - log_w.max(axis=0))
-    expected = np.mean(w.sum(0) ** 2 / (w**2).sum(0))
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    expected = np.mean(w.sum(1) ** 2 / (w**2).sum(1))
     assert float(metrics["ess"]) == pytest.approx(expected, rel=1e-4)
 
 

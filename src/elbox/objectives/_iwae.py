@@ -42,7 +42,7 @@ class IWAEObjective(AbstractObjective):
         L_K(x) = log (1/K) sum_k w_k,   w_k = p(x|z_k) p(z_k) / q(z_k|x)
 
     a lower bound of log p(x) that rises with K. The K codes of a batch are decoded in
-    one call, `model.decode` on `K * batch` codes; the model is run in parts
+    one call, `model.decode` on `batch * K` codes; the model is run in parts
     (`model.encode(x) -> (mean, logvar)`, then `model.decode(z)`), its noise drawn from
     the step's key, for Flax NNX and Equinox models alike.
 
@@ -141,7 +141,8 @@ class IWAEObjective(AbstractObjective):
         require_encode_decode(model, _OWNER)
         x = observed_data(self.loss_type, batch, key)
         mean, logvar = encode_posterior(model, x)
-        noise = jax.random.normal(key, (self.num_samples, *mean.shape), dtype=mean.dtype)
+        batch_size, latent = mean.shape
+        noise = jax.random.normal(key, (batch_size, self.num_samples, latent), dtype=mean.dtype)
         return self.terms(model.decode, x, mean, logvar, noise)
 
     def terms(
@@ -150,23 +151,25 @@ class IWAEObjective(AbstractObjective):
         x: Float[Array, "batch *features"],
         mean: Float[Array, "batch latent"],
         logvar: Float[Array, "batch latent"],
-        noise: Float[Array, "samples batch latent"],
+        noise: Float[Array, "batch samples latent"],
     ) -> tuple[Float[Array, ""], Metrics]:
-        """`(loss, metrics)` for the codes `mean + exp(logvar / 2) * noise[k]`, decoded
-        by `decode` (one call on all `K * batch` codes)."""
+        """`(loss, metrics)` for the codes `mean + exp(logvar / 2) * noise[:, k]`, decoded
+        by `decode` (one call on all `batch * K` codes, each example's K codes together,
+        so that a batch sharded over devices stays where it is)."""
         likelihood = likelihood_of(self.loss_type, _OWNER)
-        samples, batch, latent = noise.shape
-        z = mean[None] + jnp.exp(0.5 * logvar)[None] * noise
+        batch, samples, latent = noise.shape
+        z = mean[:, None] + jnp.exp(0.5 * logvar)[:, None] * noise
         if self.gradient == "standard" and samples == 1:
-            return self._elbo(decode, x, mean, logvar, z[0])
-        tap = jnp.zeros((samples, batch), z.dtype)
+            return self._elbo(decode, x, mean, logvar, z[:, 0])
+        tap = jnp.zeros((batch, samples), z.dtype)
         if self.gradient == "dreg":
             z, tap = weights_gate(z)
-        recon_x = _decoded(decode, z.reshape(samples * batch, latent), samples * batch)
-        repeated = jnp.broadcast_to(x[None], (samples, *x.shape))
+        codes = batch * samples
+        recon_x = _decoded(decode, z.reshape(codes, latent), codes)
+        repeated = jnp.broadcast_to(x[:, None], (batch, samples, *x.shape[1:]))
         recon_per_code = likelihood.per_sample(
-            repeated.reshape(samples * batch, *x.shape[1:]), recon_x
-        ).reshape(samples, batch)
+            repeated.reshape(codes, *x.shape[1:]), recon_x
+        ).reshape(batch, samples)
         if self.gradient == "standard":
             # log q(z|x) - log p(z); (z - mean)**2 / var is noise**2, and the 2 pi cancel.
             squared = noise**2
@@ -175,20 +178,20 @@ class IWAEObjective(AbstractObjective):
             # q's parameters held fixed: only the path through z carries a gradient.
             fixed_mean = jax.lax.stop_gradient(mean)
             fixed_logvar = jax.lax.stop_gradient(logvar)
-            squared = (z - fixed_mean[None]) ** 2 * jnp.exp(-fixed_logvar)[None]
+            squared = (z - fixed_mean[:, None]) ** 2 * jnp.exp(-fixed_logvar)[:, None]
             log_det = jnp.sum(fixed_logvar, axis=-1)
-        log_q_over_p = 0.5 * jnp.sum(z**2 - squared, axis=-1) - 0.5 * log_det[None]
+        log_q_over_p = 0.5 * jnp.sum(z**2 - squared, axis=-1) - 0.5 * log_det[:, None]
         log_w = -recon_per_code - log_q_over_p + tap
         log_k = jnp.log(jnp.asarray(samples, dtype=log_w.dtype))
-        shifted_bound = jax.nn.logsumexp(log_w, axis=0) - log_k
+        shifted_bound = jax.nn.logsumexp(log_w, axis=-1) - log_k
         loss = -jnp.mean(shifted_bound)
-        first = recon_x[:batch]
+        first = recon_x.reshape(batch, samples, *recon_x.shape[1:])[:, 0]
         kl, _ = kl_loss(mean, logvar)
         # The likelihood's constant that its training loss leaves out (0 for most).
-        constant = jax.lax.stop_gradient(recon_per_code[0] + likelihood.log_prob(x, first))
+        constant = jax.lax.stop_gradient(recon_per_code[:, 0] + likelihood.log_prob(x, first))
         metrics = {
             "loss": loss,
-            "recon_loss": jnp.mean(recon_per_code[0]),
+            "recon_loss": jnp.mean(recon_per_code[:, 0]),
             "kl_loss": kl,
             "kl_weight": jnp.asarray(1.0, float_dtype()),
             "iwae_bound": jnp.mean(shifted_bound + constant),
