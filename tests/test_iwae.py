@@ -23,9 +23,12 @@ from elbox import (
     TrainStep,
     VAETrainingConfig,
     effective_sample_size,
+    likelihood_from_name,
     objective_from_name,
 )
 from elbox.data import batches
+from elbox.likelihoods._by_name import LIKELIHOOD_NAMES
+from elbox.models.equinox import MLPVAE
 from elbox.training import Trainer
 
 from .helpers import FEATURES, Framework, batch, make_model_and_optimizer, make_trainer, patterns
@@ -85,6 +88,27 @@ def test_the_bound_is_reported_with_the_likelihoods_constant() -> None:
         gaussian = IWAEObjective(samples, loss_type=GaussianLikelihood(variance=0.5))
         _, exact = gaussian(model, x, step=0, key=key)
         assert float(exact["iwae_bound"]) == pytest.approx(float(metrics["iwae_bound"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", LIKELIHOOD_NAMES)
+def test_every_likelihood_trains_under_dreg(name: Any) -> None:
+    likelihood = likelihood_from_name(name, logits=name != "bce")
+    model = MLPVAE(
+        FEATURES,
+        hidden=8,
+        latent=2,
+        output="sigmoid" if name == "bce" else "logits",
+        decoder_outputs=likelihood.decoder_outputs,
+        key=jax.random.key(0),
+    )
+    # 8-bit values in [0, 1]: data of every likelihood here.
+    x = jnp.round(batch() * 255.0) / 255.0
+    train_step = TrainStep(IWAEObjective(4, gradient="dreg", loss_type=likelihood), optax.sgd(1e-3))
+    state = train_step.init(model, key=jax.random.key(1))
+    state, metrics = eqx.filter_jit(train_step)(state, x)
+    assert float(metrics["skipped"]) == 0.0
+    assert np.isfinite(float(metrics["iwae_bound"]))
+    assert 1.0 <= float(metrics["ess"]) <= 4.0 + 1e-4
 
 
 def test_the_bound_rises_with_k_and_the_ess_lies_between_1_and_k() -> None:
