@@ -64,7 +64,22 @@ def tests(session: nox.Session, backend: str) -> None:
         _install(session, "test")
     # The slowest tests are listed, so CI's log shows where the suite's time goes.
     arguments = session.posargs or ["--durations=20"]
-    session.run("pytest", *arguments, env={"JAX_PLATFORMS": backend})
+    session.run(
+        "pytest",
+        # One pytest-xdist worker per core; tests that share a session fixture (a trained
+        # run) carry one xdist_group, so that one worker makes it once. Arguments given
+        # after `--` come later and win: `-n 0` runs the tests in one process.
+        *("-n", "auto", "--dist", "loadgroup"),
+        *arguments,
+        env={
+            "JAX_PLATFORMS": backend,
+            # The workers and the processes the tests start import the same modules:
+            # compiled once to bytecode (in the session's virtual environment and
+            # __pycache__ folders, both git-ignored) rather than once per process, where
+            # the environment says not to write bytecode.
+            "PYTHONDONTWRITEBYTECODE": "",
+        },
+    )
 
 
 @nox.session

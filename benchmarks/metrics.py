@@ -1,6 +1,6 @@
 """Time elbox.metrics: the likelihood bound against a hand-written baseline, and the scores.
 
-    python benchmarks/metrics.py [--repeats 7] [--no-scores]
+    python benchmarks/metrics.py [--repeats 7] [--no-scores] [--output FILE.json]
 
 1. The likelihood bound with K=1000 on the digits' test split (359 examples of 64 pixels),
    with the reference MLP VAE (64 inputs, 256 hidden units, 16 latent dimensions) and
@@ -21,14 +21,19 @@
    each, with the CPU time beside the wall time (on a machine shared with other work the
    CPU time says more). Target: under 60 s each.
 
-Timings are noisy on shared machines: read the ratios.
+Timings are noisy on shared machines: read the ratios. `--output` also writes every number
+as JSON, with the machine's processor count and load average (the "Evaluating a VAE" page
+reads `docs/benchmarks/metrics.json`).
 """
 
 import argparse
+import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -115,15 +120,27 @@ def codes(grid: ShapesGrid, num: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any
     return np.concatenate([mixed, rng.normal(size=(num, 5))], axis=1), factors
 
 
+CODES, CODES_TEST, CODES_LATENT = 10_000, 5_000, 10
+"""The codes the metrics time: examples (SAP's training ones), SAP's test ones, latents."""
+
+
 def time_codes_metrics(repeats: int) -> dict[str, tuple[float, float]]:
-    latents, factors = codes(ShapesGrid(), 15000)
-    train, test = slice(0, 10000), slice(10000, 15000)
+    latents, factors = codes(ShapesGrid(), CODES + CODES_TEST)
+    train, test = slice(0, CODES), slice(CODES, CODES + CODES_TEST)
     runners: dict[str, Callable[[], Any]] = {
         "mig": lambda: mig(latents[train], factors[train]),
         "sap": lambda: sap(latents[train], factors[train], latents[test], factors[test]),
         "modularity": lambda: modularity(latents[train], factors[train]),
     }
     return time_interleaved(runners, repeats)
+
+
+# Observations each score encodes at its defaults: the FactorVAE score's votes of 64 and its
+# variance points; the beta-VAE score's pairs of batches of 64.
+SCORE_IMAGES = {
+    "factor_vae_score": (10_000 + 5_000) * 64 + 10_000,
+    "beta_vae_score": (10_000 + 5_000) * 2 * 64,
+}
 
 
 def time_scores() -> dict[str, tuple[float, float, float]]:
@@ -148,8 +165,23 @@ def main() -> None:
     parser.add_argument(
         "--no-scores", action="store_true", help="skip the FactorVAE and beta-VAE scores"
     )
+    parser.add_argument("--output", default=None, help="also write the numbers as JSON here")
     args = parser.parse_args()
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s)")
+    record: dict[str, Any] = {
+        "command": "python benchmarks/metrics.py"
+        + (f" --output {args.output}" if args.output else ""),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "cpus": os.cpu_count(),
+        "load_average_before": os.getloadavg()[0],
+        "repeats": args.repeats,
+        "targets": {
+            "likelihood_ratio": LIKELIHOOD_TARGET,
+            "metric_seconds": METRIC_TARGET_S,
+            "score_seconds": SCORE_TARGET_S,
+        },
+    }
 
     x = jnp.asarray(digits().test)
     runners = likelihood_runners(x)
@@ -157,6 +189,14 @@ def main() -> None:
     seconds = {name: wall for name, (wall, _) in time_interleaved(runners, args.repeats).items()}
     baseline = seconds[next(iter(runners))]
     pairs = x.shape[0] * NUM_SAMPLES
+    record["likelihood"] = {
+        "examples": int(x.shape[0]),
+        "samples": NUM_SAMPLES,
+        "variants": {
+            name[:3]: {"name": name[4:], "seconds": value, "ratio": value / baseline}
+            for name, value in seconds.items()
+        },
+    }
     print(f"\nlog_likelihood, K={NUM_SAMPLES}, {x.shape[0]} examples: ", end="")
     print(f"{args.repeats} repeats, medians\n")
     print("| variant | s | examples x samples / s | ratio to (a) | target | mean bound (nats) |")
@@ -176,21 +216,39 @@ def main() -> None:
     print(f"\nmetrics on 10,000 x 10 latents (SAP: 5,000 test), {args.repeats} repeats, medians\n")
     print("| metric | s | CPU s | target |")
     print("|---|---:|---:|---:|")
+    record["codes"] = {"examples": CODES, "test": CODES_TEST, "latents": CODES_LATENT}
     for name, (value, cpu) in time_codes_metrics(args.repeats).items():
         verdict = "met" if value < METRIC_TARGET_S else "MISSED"
         print(f"| {name} | {value:.3f} | {cpu:.3f} | < {METRIC_TARGET_S:.0f} s {verdict} |")
+        record["codes"][name] = {"seconds": value, "cpu_seconds": cpu}
 
-    if args.no_scores:
-        return
-    print("\nscores with their defaults on ShapesGrid() and an MLP encoder, one run each\n")
-    print("| score | s | CPU s | target | value (untrained encoder) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (value, cpu, score) in time_scores().items():
-        verdict = "met" if value < SCORE_TARGET_S else "MISSED"
-        print(
-            f"| {name} | {value:.1f} | {cpu:.1f} | < {SCORE_TARGET_S:.0f} s {verdict} "
-            f"| {score:.3f} |"
-        )
+    if not args.no_scores:
+        print("\nscores with their defaults on ShapesGrid() and an MLP encoder, one run each\n")
+        print("| score | s | CPU s | target | value (untrained encoder) |")
+        print("|---|---:|---:|---:|---:|")
+        record["scores"] = {}
+        for name, (value, cpu, score) in time_scores().items():
+            verdict = "met" if value < SCORE_TARGET_S else "MISSED"
+            print(
+                f"| {name} | {value:.1f} | {cpu:.1f} | < {SCORE_TARGET_S:.0f} s {verdict} "
+                f"| {score:.3f} |"
+            )
+            record["scores"][name] = {
+                "seconds": value,
+                "cpu_seconds": cpu,
+                "million_images": SCORE_IMAGES[name] / 1e6,
+            }
+    record["load_average_after"] = os.getloadavg()[0]
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("w") as file:
+            file.write(json.dumps(record, indent=2) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from mkdocs.structure.pages import Page
 # MkDocs puts docs/ on the path while it imports this file.
 import api_names
 import page_examples
+import page_numbers
 
 DOCS = Path(__file__).resolve().parent
 SCHEDULES_SCRIPT = DOCS / "scripts" / "plot_schedules.py"
@@ -133,21 +134,28 @@ def _stop_examples() -> None:
 def on_page_markdown(
     markdown: str, page: Page, config: MkDocsConfig, files: Files
 ) -> str:
-    """Show the output of each of the page's examples under it."""
+    """Show the output of each of the page's examples under it, and put in the numbers
+    its prose reads from files (`page_numbers.py`)."""
     future = _examples.pop(page.file.src_uri, None)
-    if future is None or page.file.abs_src_path is None:
-        return markdown
-    result = future.result()
-    if result.error is not None:
-        raise PluginError(
-            f"an example of {page.file.src_uri} failed:\n{result.error}"
+    if future is not None and page.file.abs_src_path is not None:
+        result = future.result()
+        if result.error is not None:
+            raise PluginError(
+                f"an example of {page.file.src_uri} failed:\n{result.error}"
+            )
+        log.info(
+            "ran the examples of %s in %.1f s",
+            page.file.src_uri,
+            result.seconds,
         )
-    log.info(
-        "ran the examples of %s in %.1f s", page.file.src_uri, result.seconds
-    )
-    return page_examples.with_outputs(
-        markdown, Path(page.file.abs_src_path), result.outputs
-    )
+        markdown = page_examples.with_outputs(
+            markdown, Path(page.file.abs_src_path), result.outputs
+        )
+    page_numbers.forget()  # `mkdocs serve`: the files may have changed
+    try:
+        return page_numbers.with_numbers(markdown, page.file.src_uri)
+    except page_numbers.NumberError as error:
+        raise PluginError(str(error)) from None
 
 
 def on_post_build(config: MkDocsConfig) -> None:

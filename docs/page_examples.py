@@ -3,7 +3,7 @@
 Shared by the tests and the docs build, so both read a page the same way:
 
 - `tests/test_docs_examples.py` runs the examples of `README.md` and every page, and fails
-  when one raises;
+  when one raises or prints another output than the committed one (below);
 - `hooks.py` runs the examples of every page of the site while it is built, and shows
   what each one printed in a block under it: the output on the site is produced by the
   code above it, at every build, and never typed by hand.
@@ -17,6 +17,11 @@ the repository. A block that is deliberately not runnable is fenced as
 Output is what a block writes to standard output and standard error, in the order it was
 written, with trailing spaces and blank lines removed and the temporary working directory
 shown as `.`.
+
+What the examples of each page printed when the site was last checked is committed in
+`snapshots/examples/` (`python docs/scripts/example_outputs.py` writes it), so that a
+change to what an example prints shows in review, and the tests compare the examples'
+output with it.
 """
 
 import contextlib
@@ -33,6 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_SNAPSHOTS = ROOT / "docs" / "snapshots" / "examples"
 RUNNABLE_LANGUAGES = frozenset({"python", "py"})
 SKIP_MARKER = "notest"
 
@@ -295,3 +301,44 @@ def with_outputs(text: str, page: Path, outputs: Mapping[int, str]) -> str:
         result.append(line)
         result.extend(inserts.get(number, []))
     return "\n".join(result) + ("\n" if text.endswith("\n") else "")
+
+
+# -- committed output -------------------------------------------------------------
+
+
+def snapshot_path(page: Path) -> Path:
+    """Where the committed output of `page` (in the repository) is kept."""
+    relative = page.resolve().relative_to(ROOT)
+    if relative.parts[0] == "docs":
+        relative = relative.relative_to("docs")
+    return OUTPUT_SNAPSHOTS / relative.with_suffix(".txt")
+
+
+# The line that opens the output of one example: its number among the page's
+# examples (from 1), and the first line of its code, to find it by.
+_SNAPSHOT_HEADER = re.compile(r"^==> example (\d+): .* <==$", re.MULTILINE)
+
+
+def snapshot_text(blocks: Sequence[Block], printed: Sequence[str]) -> str:
+    """The committed form of what the runnable `blocks` of a page `printed` (one
+    string per block, as `run_blocks` returns them): a header line per example that
+    printed something, then its output."""
+    runnable = [block for block in blocks if block.runs]
+    parts = []
+    for number, (block, text) in enumerate(
+        zip(runnable, printed, strict=True), start=1
+    ):
+        if text:
+            first = block.code.strip().splitlines()[0][:60]
+            parts.append(f"==> example {number}: {first} <==\n{text}\n")
+    return "".join(parts)
+
+
+def read_snapshot(text: str) -> dict[int, str]:
+    """The outputs of a committed snapshot, by the example's number (from 1)."""
+    found = list(_SNAPSHOT_HEADER.finditer(text))
+    ends = [match.start() for match in found[1:]] + [len(text)]
+    return {
+        int(match[1]): text[match.end() + 1 : end].rstrip("\n")
+        for match, end in zip(found, ends, strict=True)
+    }

@@ -1,4 +1,5 @@
-"""Test-wide settings: strict JAX promotion rules, and a fixture for input-validation tests."""
+"""Test-wide settings: one JAX compilation cache for the session, strict JAX promotion rules,
+and fixtures for input-validation tests."""
 
 import atexit
 import os
@@ -7,10 +8,34 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-import jax
-import jaxtyping
-import pytest
+# One persistent compilation cache for the whole session, set before JAX is imported: the
+# tests build many small trainers whose programs are the same XLA programs, compiled once
+# and then read back, by this process, by the pytest-xdist workers (which inherit the
+# environment of the process that starts them) and by the processes the tests start.
+# Compiling is most of a small test's time on a CPU. The cache changes nothing in what
+# runs, and compilations are still counted where a test counts them (JAX reports a cache
+# read as a compilation). A cache named in the environment is used as it is.
+_CACHE_OWNER = "ELBOX_TESTS_JAX_CACHE_OWNER"
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="elbox-tests-jax-cache-")
+    os.environ[_CACHE_OWNER] = str(os.getpid())
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+import jax  # noqa: E402  (after the cache settings above, which JAX reads as it starts)
+import jaxtyping  # noqa: E402
+import pytest  # noqa: E402
+
+# Set again through jax.config, in case a plugin imported JAX before this file ran.
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
+jax.config.update(
+    "jax_persistent_cache_min_entry_size_bytes",
+    int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]),
+)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -23,6 +48,12 @@ atexit.register(shutil.rmtree, os.environ["ELBOX_DATA"], ignore_errors=True)
 # tests/multidevice needs 4 (virtual) devices: tests/test_multidevice.py runs it in a process
 # of its own with ELBOX_MULTIDEVICE set; the main run leaves it out.
 collect_ignore = [] if os.environ.get("ELBOX_MULTIDEVICE") else ["multidevice"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The process that made the session's compilation cache removes it at the end."""
+    if os.environ.get(_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

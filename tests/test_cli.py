@@ -1,15 +1,17 @@
-"""The `elbox` command: end-to-end runs in a subprocess, its files, plots and bad inputs."""
+"""The `elbox` command: end-to-end runs (in the test process), its files, plots and bad
+inputs."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from matplotlib import image
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from elbox.cli import main
 from elbox.cli._build import objective_options_of, training_config
@@ -17,19 +19,16 @@ from elbox.cli._options import TrainOptions, check_options
 from elbox.cli._plots import KL_PARTS, PLOT_NAMES, plot_training_curves
 from elbox.cli._splits import load_splits
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def _elbox(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed `elbox` command (through its module) in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; from elbox.cli import main; sys.exit(main())", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
-    )
+def _elbox(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`elbox ARGS` in this process: its exit status, stdout and stderr."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exit_info:  # argparse's own errors
+        code = int(exit_info.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def _check_png(path: Path) -> None:
@@ -41,23 +40,25 @@ def _check_png(path: Path) -> None:
 
 
 @pytest.mark.parametrize("framework", ["nnx", "equinox"])
-def test_train_end_to_end(framework: str, tmp_path: Path) -> None:
+def test_train_end_to_end(
+    framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = tmp_path / "run"
-    result = _elbox(
-        "train", "--framework", framework, "--epochs", "4", "--output", str(run), cwd=tmp_path
+    code, out, err = _elbox(
+        "train", "--framework", framework, "--epochs", "4", "--output", str(run), capsys=capsys
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    assert code == 0, err[-3000:]
     assert f"elbox: trained an MLP VAE ({framework}) on digits for 4 epochs (80 steps)" in out
     assert "test negative ELBO:" in out
     # The default likelihood of the digits is the continuous Bernoulli, a density: the
     # summary names it, and its bound is a log-density, which may be positive.
     assert "likelihood: continuous_bernoulli (continuous Bernoulli with logits decode(z))" in out
     assert re.search(r"log-likelihood bound: -?\d+\.\d\d nats per example \(importance-", out)
+    assert "K=1000, 359 test examples" in out  # the bound's default samples, on the test split
     assert "active units:" in out
     assert re.search(r"mutual information I\(x; z\): \d+\.\d\d nats", out)
     assert f"run folder: {run}" in out
-    assert "epoch 4/4:" in result.stderr  # the progress display's epoch summaries
+    assert "epoch 4/4:" in err  # the progress display's epoch summaries
 
     config = json.loads((run / "config.json").read_text())
     assert config["options"]["framework"] == framework
@@ -88,58 +89,51 @@ def test_train_end_to_end(framework: str, tmp_path: Path) -> None:
         _check_png(run / "plots" / f"{name}.png")
 
     # `elbox eval` and `elbox plot` read the run back.
-    evaluation = _elbox("eval", str(run), cwd=tmp_path)
-    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
-    assert "best checkpoint (epoch" in evaluation.stdout
+    code, out, err = _elbox("eval", str(run), capsys=capsys)
+    assert code == 0, err[-3000:]
+    assert "best checkpoint (epoch" in out
     neg_elbo = f"{summary['test']['neg_elbo']:.2f}"
-    assert re.search(rf"test negative ELBO +{neg_elbo} +nats per example", evaluation.stdout)
-    assert re.search(r"log-likelihood bound +-?\d+\.\d\d +nats per example", evaluation.stdout)
+    assert re.search(rf"test negative ELBO +{neg_elbo} +nats per example", out)
+    assert re.search(r"log-likelihood bound +-?\d+\.\d\d +nats per example", out)
     assert json.loads((run / "evaluation.json").read_text())["neg_elbo"] == pytest.approx(
         summary["test"]["neg_elbo"]
     )
     (run / "plots" / "samples.png").unlink()
-    plotted = _elbox("plot", str(run), cwd=tmp_path)
-    assert plotted.returncode == 0, plotted.stderr[-3000:]
+    code, out, err = _elbox("plot", str(run), capsys=capsys)
+    assert code == 0, err[-3000:]
+    assert str(run / "plots" / "samples.png") in out.splitlines()
     _check_png(run / "plots" / "samples.png")
 
 
-def test_resume_continues_a_run(tmp_path: Path) -> None:
+def test_resume_continues_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    first = _elbox(
-        "train", "--framework", "equinox", "--epochs", "2", "--output", str(run), cwd=tmp_path
+    tiny = ["--framework", "equinox", "--hidden", "32", "--latent", "4"]
+    code, _, err = _elbox("train", *tiny, "--epochs", "2", "--output", str(run), capsys=capsys)
+    assert code == 0, err[-3000:]
+    code, _, err = _elbox("train", *tiny, "--epochs", "3", "--output", str(run), capsys=capsys)
+    assert code == 2
+    assert "already holds a run; pass --resume to continue it or --overwrite" in err
+    code, out, err = _elbox(
+        "train", *tiny, "--epochs", "3", "--output", str(run), "--resume", capsys=capsys
     )
-    assert first.returncode == 0, first.stderr[-3000:]
-    refused = _elbox(
-        "train", "--framework", "equinox", "--epochs", "3", "--output", str(run), cwd=tmp_path
-    )
-    assert refused.returncode == 2
-    assert "already holds a run; pass --resume to continue it or --overwrite" in refused.stderr
-    resumed = _elbox(
-        "train",
-        "--framework",
-        "equinox",
-        "--epochs",
-        "3",
-        "--output",
-        str(run),
-        "--resume",
-        cwd=tmp_path,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "for 3 epochs (60 steps)" in resumed.stdout
+    assert code == 0, err[-3000:]
+    assert "for 3 epochs (60 steps)" in out
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(60))
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [0, 1, 2]
 
 
-def test_train_with_the_capacity_objective(tmp_path: Path) -> None:
+def test_train_with_the_capacity_objective(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = tmp_path / "run"
-    result = _elbox(
+    code, _, err = _elbox(
         "train",
         *("--objective", "capacity", "--c-max", "3", "--capacity-steps", "20", "--gamma", "50"),
         *("--epochs", "2", "--hidden", "32", "--latent", "4", "--output", str(run)),
-        cwd=tmp_path,
+        capsys=capsys,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert code == 0, err[-3000:]
     config = json.loads((run / "config.json").read_text())
     assert config["objective"] == {
         "name": "capacity",
@@ -163,16 +157,112 @@ def test_train_with_the_capacity_objective(tmp_path: Path) -> None:
     )
 
 
-def test_training_curves_show_the_objectives_metrics(tmp_path: Path) -> None:
+def _drawn(figure: Figure) -> dict[str, list[tuple[str, list[float], list[float]]]]:
+    """The lines of each titled panel of `figure`: (label, x, y), in drawing order."""
+    panels: dict[str, list[tuple[str, list[float], list[float]]]] = {}
+    for axis in figure.axes:
+        if not axis.get_title():
+            continue
+        lines: list[Line2D] = list(axis.get_lines())
+        panels[axis.get_title()] = [
+            (
+                str(line.get_label()),
+                np.asarray(line.get_xdata(), np.float64).tolist(),
+                np.asarray(line.get_ydata(), np.float64).tolist(),
+            )
+            for line in lines
+        ]
+    return panels
+
+
+def _labelled(
+    lines: list[tuple[str, list[float], list[float]]], label: str
+) -> tuple[list[float], list[float]]:
+    (found,) = [(x, y) for name, x, y in lines if name == label]
+    return found
+
+
+def _unlabelled(lines: list[tuple[str, list[float], list[float]]]) -> list[list[float]]:
+    """The y data of the lines without a label (matplotlib names them `_child...`)."""
+    return [y for name, _, y in lines if name.startswith("_")]
+
+
+def test_training_curves_show_the_objectives_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[Figure] = []
+    close = plt.close
+
+    def keep(figure: Any = None) -> None:  # the figures, as they were saved
+        drawn.append(figure)
+        close(figure)
+
+    monkeypatch.setattr(plt, "close", keep)
     rng = np.random.default_rng(0)
     steps: dict[str, list[float]] = {"step": [float(step) for step in range(50)]}
     for name in ("loss", "recon_loss", "kl_loss", "kl_weight", *(n for n, _ in KL_PARTS)):
         steps[name] = rng.uniform(size=50).tolist()
     epochs = [{"step": 25, "val_total_correlation": 0.3}, {"step": 50, "val_neg_elbo": 1.0}]
     _check_png(plot_training_curves(steps, epochs, tmp_path / "beta_tc.png"))
+    panels = _drawn(drawn[-1])
+    # beta-TC: the KL's three parts in a third row, and the total correlation on its own.
+    assert list(panels) == [
+        "annealed loss",
+        "reconstruction loss",
+        "KL",  # the plain KL: free bits belong to the ELBO
+        "TC weight (beta x annealing)",
+        "the KL's parts (sampled, train)",
+        "total correlation",
+    ]
+    for title, name in [
+        ("annealed loss", "loss"),
+        ("reconstruction loss", "recon_loss"),
+        ("KL", "kl_loss"),
+        ("total correlation", "total_correlation"),
+    ]:
+        x, y = _labelled(panels[title], "train")  # 50 steps: drawn as they are, unsmoothed
+        assert (x, y) == (steps["step"], steps[name])
+    assert panels["TC weight (beta x annealing)"][0][2] == steps["kl_weight"]
+    for name, label in KL_PARTS:
+        assert _labelled(panels["the KL's parts (sampled, train)"], label)[1] == steps[name]
+    # Validation values sit at their epochs' steps; a metric an epoch lacks is a gap (NaN).
+    x, y = _labelled(panels["total correlation"], "validation")
+    assert x == [25.0, 50.0]
+    assert y[0] == 0.3
+    assert np.isnan(y[1])
+    x, y = _labelled(panels["annealed loss"], "validation -ELBO")
+    assert x == [25.0, 50.0]
+    assert np.isnan(y[0])
+    assert y[1] == 1.0
+
+    # Capacity: the KL with its target C, and the gap |KL - C| that gamma weights.
     del steps["mutual_info"]
     steps["capacity"] = np.linspace(0.0, 3.0, 50).tolist()
     _check_png(plot_training_curves(steps, epochs, tmp_path / "capacity.png"))
+    panels = _drawn(drawn[-1])
+    assert list(panels) == [
+        "annealed loss",
+        "reconstruction loss",
+        "KL",
+        "|KL - C|, the gap gamma weights",
+    ]
+    assert _labelled(panels["KL"], "capacity C")[1] == steps["capacity"]
+    assert _labelled(panels["KL"], "train")[1] == steps["kl_loss"]
+    gap = np.abs(np.asarray(steps["kl_loss"]) - np.asarray(steps["capacity"]))
+    for y in _unlabelled(panels["|KL - C|, the gap gamma weights"]):
+        np.testing.assert_allclose(y, gap)
+
+    # The ELBO: the KL after free bits, and the KL weight's schedule.
+    del steps["capacity"], steps["total_correlation"], steps["dimension_kl"]
+    _check_png(plot_training_curves(steps, epochs, tmp_path / "elbo.png"))
+    panels = _drawn(drawn[-1])
+    assert list(panels) == [
+        "annealed loss",
+        "reconstruction loss",
+        "KL (after free bits)",
+        "KL weight (beta x annealing)",
+    ]
+    assert panels["KL weight (beta x annealing)"][0][2] == steps["kl_weight"]
 
 
 # -- bad inputs: exit status 2 and a message, before any training ---------------------------
@@ -225,8 +315,13 @@ def test_unknown_names_list_the_choices(
     ],
 )
 def test_contradictory_options_fail_before_training(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # where a run without --output would go
     with pytest.raises(SystemExit) as exit_info:
         main(["train", *args])
     assert exit_info.value.code == 2

@@ -9,7 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from elbox.training import CheckpointStore
+
+# Several `elbox train` processes, one stopped, one killed with SIGKILL: processes are the point.
+pytestmark = pytest.mark.process
 
 TINY = ["--hidden", "32", "--latent", "4"]
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}

@@ -42,7 +42,10 @@ def _final_params(run: Path) -> tuple[list[np.ndarray[Any, Any]], int]:
     return [np.asarray(leaf) for leaf in jax.tree.leaves(state.params)], step
 
 
-def test_two_processes_train_like_one(tmp_path: Path) -> None:
+@pytest.mark.process  # two processes joined into one JAX runtime
+def test_two_processes_train_like_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     values = np.random.default_rng(0).uniform(size=(80, 4, 3)).astype(np.float32)
     np.save(tmp_path / "data.npy", values)  # split 64 / 8 / 8: 8 global batches per epoch
     command = [sys.executable, "-m", "elbox.cli", "train", "--data", "data.npy", *OPTIONS]
@@ -65,18 +68,13 @@ def test_two_processes_train_like_one(tmp_path: Path) -> None:
         )
         for index in range(2)
     ]
-    single = subprocess.run(
-        [*command, "--output", "one"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # The same training in one process: this one.
+    monkeypatch.chdir(tmp_path)
+    single = main(["train", "--data", "data.npy", *OPTIONS, "--output", "one"])
     outputs = [worker.communicate(timeout=900) for worker in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-4000:]
-    assert single.returncode == 0, single.stderr[-4000:]
+    assert single == 0, capsys.readouterr().err[-4000:]
 
     got, step = _final_params(tmp_path / "two")
     want, single_step = _final_params(tmp_path / "one")

@@ -8,6 +8,9 @@ import pytest
 
 from elbox.cli import main
 
+# The tests share a trained run (a module fixture): one pytest-xdist worker makes it.
+pytestmark = pytest.mark.xdist_group("cli_eval")
+
 TINY = ["--framework", "equinox", "--hidden", "16", "--latent", "3", "--epochs", "1"]
 
 

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from PIL import Image
 
 from elbox.cli import main
 from elbox.data import DataSplit
-from elbox.training import CheckpointStore
+from elbox.training import Callback, CheckpointStore, Trainer
 
 SMALL = ["--epochs", "2", "--batch-size", "8", "--hidden", "32", "--latent", "4"]
 
@@ -214,6 +216,7 @@ def test_a_users_mistake_is_one_line_and_status_2(
     assert not run.exists()
 
 
+@pytest.mark.process  # what a user sees from the installed command: no traceback, status 2
 def test_no_traceback_in_a_fresh_process(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "elbox.cli", "train", "--batch-size", "5000"],
@@ -352,7 +355,29 @@ def test_config_json_repeats_a_run_exactly(
 # -- the loop's options ----------------------------------------------------------------------
 
 
-def test_loop_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+class _DispatchSpy(Callback):
+    """Records, as each step's metrics reach the loop, how many steps the VAE had been
+    given by then: the steps of one dispatch come back together, at one count."""
+
+    def __init__(self, vae: Any) -> None:
+        self.vae = vae
+        self.counts: list[int] = []
+
+    def on_step_end(self, trainer: Any, step: int, metrics: Mapping[str, float]) -> None:
+        self.counts.append(self.vae.step)
+
+
+def test_loop_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spies: list[_DispatchSpy] = []
+    init = Trainer.__init__
+
+    def spied(self: Trainer, vae: Any, *args: Any, callbacks: Any = (), **kwargs: Any) -> None:
+        spies.append(_DispatchSpy(vae))
+        init(self, vae, *args, callbacks=[*callbacks, spies[-1]], **kwargs)
+
+    monkeypatch.setattr(Trainer, "__init__", spied)
     # With a learning rate this small nothing is learned: the validation loss moves by its
     # sampling noise alone, and a patience of 1 stops at the first epoch that is no better.
     run = tmp_path / "run"
@@ -381,6 +406,13 @@ def test_loop_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "val_neg_elbo" in summary["stop_reason"]
     steps = [r["step"] for r in _records(run) if r["kind"] == "step"]
     assert steps == list(range(20 * epochs))  # 20 steps per epoch, run 4 per dispatch
+    # --steps-per-dispatch 4: the steps came back in fours, each when the VAE had been
+    # given a whole number of dispatches of 4 steps (dispatched one by one, a step would
+    # come back at a count of its own: 3, 4, 5, ...).
+    (spy,) = spies
+    assert len(spy.counts) == 20 * epochs
+    assert all(count % 4 == 0 for count in spy.counts), spy.counts
+    assert all(size % 4 == 0 for size in Counter(spy.counts).values()), spy.counts
     with CheckpointStore(run / "checkpoints") as store:
         saved = store.steps()
     # Saved every second epoch and after the last; kept: the newest and the best.

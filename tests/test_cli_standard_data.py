@@ -237,7 +237,10 @@ def test_the_beta_study_on_dsprites_follows_the_published_protocol(tmp_path: Pat
     assert plan.measures == "disentanglement"
     # 27 epochs of the 717,280 training images in batches of 64: about 300,000 steps.
     assert pytest.approx(300_000, rel=0.01) == 27 * (717_280 // 64)
-    with pytest.raises(Exception, match="needs ground-truth factors: use shapes_grid or dsprites"):
+    with pytest.raises(
+        Exception,
+        match="needs ground-truth factors: use shapes_grid, shapes_grid_upright or dsprites",
+    ):
         plan_study("beta", seeds=1, epochs=1, grid=[], output=tmp_path, dataset="mnist")
 
 

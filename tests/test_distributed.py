@@ -26,6 +26,7 @@ def _free_port() -> int:
         return port
 
 
+@pytest.mark.process  # two processes joined into one JAX runtime
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_two_processes_match_one(framework: Framework, tmp_path: Path) -> None:
     port = _free_port()

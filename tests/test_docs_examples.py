@@ -1,20 +1,28 @@
-"""Every Python example in the docs and the README runs.
+"""Every Python example in the docs and the README runs and prints what the page shows.
 
 The examples are read and run by `docs/page_examples.py`, which the docs build uses too
 (to show each example's output under it): every fenced block whose language is `python`
 (or `py`), the blocks of one page in order, in one namespace, in a fresh temporary working
-directory. Tracebacks point at the page and line of the failing code.
+directory, in a process of its own as the docs build runs them. Tracebacks point at the
+page and line of the failing code. What each example prints is compared with what the site
+shows under it, as committed in `docs/snapshots/examples/` (numbers masked: the format and
+the words, not the last digits).
 
 A block that is deliberately not runnable is fenced as ```` ```python notest ```` and the
 page says why next to it; such blocks are rare, and this file counts them.
 """
 
 import importlib.util
+import multiprocessing
+import re
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from page_examples import (
+    OUTPUT_SNAPSHOTS,
     RUNNABLE_LANGUAGES,
     SKIP_MARKER,
     clean_output,
@@ -22,7 +30,11 @@ from page_examples import (
     fenced_blocks_in,
     output_block,
     page_output,
+    prepare_worker,
+    read_snapshot,
     run_page,
+    snapshot_path,
+    snapshot_text,
     with_outputs,
 )
 
@@ -44,12 +56,76 @@ def runnable_pages() -> list[Path]:
     return [page for page in pages() if any(block.runs for block in fenced_blocks(page))]
 
 
+def comparable(output: str) -> list[str]:
+    """The lines of an example's output as they can be compared between runs: numbers
+    masked (training's last digits differ between machines, timings between runs), and
+    without the progress lines a long epoch prints every few seconds (`epoch 1/3 step
+    40 ...`), whose number depends on the machine's speed."""
+    kept = [line for line in output.splitlines() if not PROGRESS_LINE.match(line)]
+    return [NUMBER.sub("#", line) for line in kept]
+
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+PROGRESS_LINE = re.compile(r"^epoch \d+/\d+ step \d+ ")
+
+
+@pytest.fixture(scope="session")
+def site_worker() -> Iterator[ProcessPoolExecutor]:
+    """A process that runs a page's examples as the docs build does (`docs/hooks.py`): in a
+    fresh interpreter, without the import hook through which the tests check every
+    function of elbox (a hook that would fail a shape mistake in another function than
+    the one that fails it for a reader, and so print another message than the site)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=prepare_worker) as pool:
+        yield pool
+
+
+@pytest.mark.process  # the examples run as the site runs them, in a process of their own
 @pytest.mark.parametrize(
     "page", runnable_pages(), ids=lambda page: str(page.relative_to(ROOT).as_posix())
 )
-def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert len(run_page(page)) > 0
+def test_examples_run_and_print_what_the_page_shows(
+    page: Path, site_worker: ProcessPoolExecutor
+) -> None:
+    result = site_worker.submit(page_output, str(page)).result(timeout=1800)
+    assert result.error is None, result.error
+    blocks = list(fenced_blocks(page))
+    runnable = [index for index, block in enumerate(blocks) if block.runs]
+    printed = [result.outputs.get(index, "") for index in runnable]
+    snapshot = snapshot_path(page)
+    assert snapshot.exists(), f"{page.name}'s output is not committed: {REGENERATE}"
+    shown = read_snapshot(snapshot.read_text())
+    got = read_snapshot(snapshot_text(blocks, printed))
+    assert sorted(got) == sorted(shown), f"other examples print than before: {REGENERATE}"
+    for number, output in got.items():
+        where = blocks[runnable[number - 1]].where
+        assert comparable(output) == comparable(shown[number]), (
+            f"the example at {where} prints another output than "
+            f"{snapshot.relative_to(ROOT)} shows: {REGENERATE}"
+        )
+
+
+REGENERATE = (
+    "run `python docs/scripts/example_outputs.py PAGE`, check what it wrote in "
+    "docs/snapshots/examples/ and commit it"
+)
+
+
+def test_every_committed_output_belongs_to_a_page() -> None:
+    committed = set(OUTPUT_SNAPSHOTS.rglob("*.txt"))
+    assert committed == {snapshot_path(page) for page in runnable_pages()}
+
+
+def test_committed_output_reads_back(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```python\nprint(1)\n```\n\n```python\nx = 2\n```\n\n```py\nprint(x)\n```\n")
+    blocks = list(fenced_blocks(page))
+    text = snapshot_text(blocks, ["1", "", "2\n\nthree"])
+    assert text == "==> example 1: print(1) <==\n1\n==> example 3: print(x) <==\n2\n\nthree\n"
+    assert read_snapshot(text) == {1: "1", 3: "2\n\nthree"}
+    assert comparable("epoch 1/3 step 40 loss=2\nepoch 1/3: loss=2.5 (1.0 s)") == [
+        "epoch #/#: loss=# (# s)"
+    ]
 
 
 def test_the_collector_finds_the_examples() -> None:

@@ -3,18 +3,25 @@
 `docs/scripts/default_run.py` runs `elbox train` with its defaults (about 20 seconds) and
 commits what the docs show of it: the printed summary (`docs/snapshots/default-run.txt`),
 the run folder's files (`docs/snapshots/default-run-folder.txt`) and three plots. These
-tests run a two-epoch `elbox train` and check that the committed files have the format the
-command prints and writes now, numbers aside, so a change to the command's output fails
-here until the snapshot is made again.
+tests run a two-epoch `elbox train` (in this process, through `elbox.cli.main`, which the
+script's command calls) and check that the committed files have the format the command
+prints and writes now, numbers aside, so a change to the command's output fails here
+until the snapshot is made again.
 """
 
+import contextlib
 import importlib.util
+import io
 import re
-import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from elbox.cli import main
+
+# The tests share a trained run (a module fixture): one pytest-xdist worker makes it.
+pytestmark = pytest.mark.xdist_group("docs_snapshots")
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = ROOT / "docs" / "snapshots"
@@ -38,22 +45,31 @@ def masked(text: str) -> list[str]:
     return [re.sub(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", line) for line in text.splitlines()]
 
 
+def _elbox(workdir: Path, *arguments: str) -> str:
+    """What `elbox ARGUMENTS` prints (stderr, then stdout) when run in `workdir`, as the
+    script's command prints it; called in this process."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workdir)
+        errors, output = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(output):
+            status = main(list(arguments))
+    assert status == 0, errors.getvalue()[-3000:]
+    # The progress display (stderr) is done before the summary (stdout) is printed.
+    return errors.getvalue() + output.getvalue()
+
+
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A two-epoch `elbox train`, otherwise with the defaults: its output and folder."""
     workdir = tmp_path_factory.mktemp("default-run")
-    done = subprocess.run(
-        [*_script().COMMAND, "train", "--epochs", "2"],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout
+    output = _elbox(workdir, "train", "--epochs", "2")
     (run,) = (workdir / "runs").iterdir()
-    return done.stdout, run
+    return output, run
+
+
+def test_the_script_runs_the_elbox_command() -> None:
+    # What the script runs is the installed `elbox` command, which these tests call here.
+    assert _script().COMMAND[-1] == "import sys; from elbox.cli import main; sys.exit(main())"
 
 
 def test_the_summary_has_the_format_the_command_prints(short_run: tuple[str, Path]) -> None:
@@ -86,7 +102,8 @@ def test_the_folder_listing_has_the_files_a_run_writes(short_run: tuple[str, Pat
 
 def test_the_evaluation_has_the_format_elbox_eval_prints(short_run: tuple[str, Path]) -> None:
     _, run = short_run
-    printed = _script().evaluation(run, run.parent.parent)
+    workdir = run.parent.parent
+    printed = _elbox(workdir, "eval", str(run.relative_to(workdir)))  # as the script runs it
 
     def spaced(lines: list[str]) -> list[str]:  # the table's column widths follow the numbers
         return [" ".join(line.split()) for line in lines]

@@ -1,9 +1,11 @@
 """The studies shown on "What the knobs do" are the files `elbox study` wrote.
 
 The page includes sections of `docs/studies/*/study.md`; these tests re-render each
-`study.md` from its `study.csv` and `study.json` with the study's own report code, so no
-number on the page can have been typed or edited by hand, and check that the study was
-run as the page says (3 seeds, the built-in settings, the recorded command).
+`study.md` and `paired.csv` from its `study.csv` and `study.json` with the study's own
+report code, so no number in them can have been typed or edited by hand; check that the
+study was run as the page says (3 seeds, the built-in settings, the recorded command);
+and that what `study.json` records of each setting's data (examples, steps) is what the
+code gives (the page quotes those numbers).
 """
 
 import json
@@ -11,9 +13,26 @@ from pathlib import Path
 
 import pytest
 
-from elbox.cli._study._command import SPEC_FILE, plan_study
+from elbox.cli._processes import Processes
+from elbox.cli._splits import batch_loader, load_splits
+from elbox.cli._study._command import (
+    PAIRED_FILE,
+    SPEC_FILE,
+    RunRecord,
+    plan_study,
+    report_notes,
+)
 from elbox.cli._study._measure import METRICS
-from elbox.cli._study._report import CSV_FILE, MARKDOWN_FILE, PLOT_FILE, markdown, read_rows
+from elbox.cli._study._paired import PAIRED_COLUMNS, comparisons, paired_rows
+from elbox.cli._study._report import (
+    CSV_FILE,
+    MARKDOWN_FILE,
+    PLOT_FILE,
+    markdown,
+    paired_metrics,
+    read_rows,
+    write_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = ROOT / "docs" / "studies"
@@ -21,28 +40,65 @@ PAGE = ROOT / "docs" / "guide" / "knobs.md"
 
 
 @pytest.mark.parametrize("name", ["collapse", "beta"])
-def test_the_committed_study_md_is_what_its_csv_renders_to(name: str) -> None:
+def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: Path) -> None:
     folder = STUDIES / name
     saved = json.loads((folder / SPEC_FILE).read_text())
     command = saved.pop("command")
+    run = saved.pop("run")
     assert command == f"elbox study {name} --seeds 3 --output docs/studies/{name}"
     plan = plan_study(
         name, seeds=len(saved["seeds"]), epochs=saved["epochs"], grid=[], output=folder
     )
-    # The recorded study is the built-in one, with its default epochs.
+    # The recorded study is the built-in one, with its default epochs and budget.
     assert saved == plan.record()
     assert plan.epochs == plan.spec.epochs
     rows = read_rows(folder / CSV_FILE)
     assert len(rows) == 3 * len(plan.settings)
     names = list(METRICS[plan.measures])
-    expected = markdown(plan.spec, plan.settings, rows, names, command=command, epochs=plan.epochs)
+    record = RunRecord(command, run["seconds"], run["settings"], run["machine"])
+    expected = markdown(
+        plan.spec,
+        plan.settings,
+        rows,
+        names,
+        command=command,
+        epochs=plan.epochs,
+        seconds=record.seconds,
+        notes=report_notes(plan, rows),
+    )
     assert (folder / MARKDOWN_FILE).read_text() == expected
+    paired = paired_rows(comparisons(plan.spec, plan.settings), rows, paired_metrics(names))
+    write_rows(tmp_path / PAIRED_FILE, PAIRED_COLUMNS, paired)
+    assert (folder / PAIRED_FILE).read_text() == (tmp_path / PAIRED_FILE).read_text()
     assert (folder / PLOT_FILE).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["collapse", "beta"])
+def test_the_recorded_data_of_each_setting_is_what_the_code_gives(name: str) -> None:
+    folder = STUDIES / name
+    saved = json.loads((folder / SPEC_FILE).read_text())
+    plan = plan_study(
+        name, seeds=len(saved["seeds"]), epochs=saved["epochs"], grid=[], output=folder
+    )
+    one = Processes(count=1, index=0, devices=1)
+    for setting in plan.settings:
+        options = plan.options[setting.label]
+        splits = load_splits(options)
+        steps = len(batch_loader(splits.train, options.batch_size, one, shuffle=True))
+        recorded = saved["run"]["settings"][setting.label]
+        assert {key: recorded[key] for key in recorded if key != "train_seconds"} == {
+            "train_examples": len(splits.train),
+            "validation_examples": len(splits.validation),
+            "test_examples": len(splits.test),
+            "steps_per_epoch": steps,
+            "steps": steps * plan.epochs,
+        }
 
 
 def test_the_page_includes_the_study_tables_and_plots() -> None:
     page = PAGE.read_text()
     for name in ("collapse", "beta"):
-        assert f'--8<-- "studies/{name}/study.md:table"' in page
+        for section in ("table", "paired", "metrics"):
+            assert f'--8<-- "studies/{name}/study.md:{section}"' in page
         assert f"../studies/{name}/{PLOT_FILE}" in page
         assert f"elbox study {name} --seeds 3 --output docs/studies/{name}" in page

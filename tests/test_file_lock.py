@@ -44,6 +44,7 @@ def test_second_lock_refuses_and_names_the_holder(tmp_path: Path) -> None:
     second.release()  # harmless
 
 
+@pytest.mark.process  # the lock of a process killed with SIGKILL
 def test_a_killed_holder_leaves_the_lock_free(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.process  # 4 virtual devices: XLA_FLAGS must be set before JAX starts
 def test_multidevice_suite_passes() -> None:
     environment = {
         **os.environ,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +21,7 @@ def _commands() -> str:
     return found.group(1)
 
 
+@pytest.mark.process  # the README's commands, run by bash as a reader runs them
 def test_readme_own_data_commands_run(tmp_path: Path) -> None:
     # `photos` stands for the reader's folder of images: 100 small RGB pictures here.
     rng = np.random.default_rng(0)

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -28,6 +29,7 @@ def _uninterrupted(framework: Framework, tmp_path: Path) -> list[npt.NDArray[Any
     return params_of(trainer.engine.model)
 
 
+@pytest.mark.process  # a run killed with SIGKILL
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_sigkill_then_resume_equals_an_uninterrupted_run(
     framework: Framework, tmp_path: Path
@@ -56,6 +58,40 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(
         params_of(resumed.engine.model), _uninterrupted(framework, tmp_path), strict=True
     ):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.process
+def test_sigkill_then_resume_keeps_batch_statistics_and_average_bit_for_bit(
+    tmp_path: Path,
+) -> None:
+    # The stateful BatchNorm VAE with an average of its weights: its running statistics
+    # (TrainState.model_state) and the average (ema_params) resume exactly.
+    directory = tmp_path / "killed"
+    worker = subprocess.run(
+        [sys.executable, "-m", "tests.resume_worker", "equinox-bn", str(directory), "5", "15"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr[-2000:]
+    resumed = build("equinox-bn", directory)
+    resumed.fit(data(), epochs=EPOCHS, resume=True)
+    assert resumed.resumed_from is not None
+    uninterrupted = build("equinox-bn", tmp_path / "uninterrupted")
+    uninterrupted.fit(data(), epochs=EPOCHS)
+    got, want = resumed.engine.state, uninterrupted.engine.state
+    for part in ("params", "opt_state", "model_state", "ema_params"):
+        got_leaves, want_leaves = (
+            jax.tree.leaves(getattr(got, part)),
+            jax.tree.leaves(getattr(want, part)),
+        )
+        assert len(got_leaves) == len(want_leaves) > 0
+        for a, b in zip(got_leaves, want_leaves, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    counters = [int(c) for c in jax.tree.leaves(got.model_state) if c.dtype == np.int32]
+    assert counters == [6 * EPOCHS, 6 * EPOCHS]  # each BatchNorm saw every step
 
 
 def test_damaged_latest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ bad input refused before any training."""
 
 import csv
 import dataclasses
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from elbox.cli._options import TrainOptions
 from elbox.cli._processes import Processes
 from elbox.cli._splits import Splits, batch_loader
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
+from elbox.cli._study._command import report_notes
 from elbox.cli._study._report import read_rows
 from elbox.cli._study._seeds import train_seeds
 from elbox.training import Trainer
@@ -106,12 +109,47 @@ def test_a_tiny_grid_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert 0 <= row["active_units"] <= 2
         # The bound on log p(x) is at least the ELBO (within Monte Carlo error).
         assert row["log_likelihood"] >= -row["neg_elbo"] - 0.5
+        # The mutual information on every digit (1,797), beside its ceiling log N.
+        assert row["mi_ceiling"] == pytest.approx(math.log(1797))
+        assert 0 <= row["mutual_information"] <= row["mi_ceiling"]
     table = (folder / "study.md").read_text()
-    # Six metrics: two tables of three, each narrow enough for the docs' content column.
+    # Seven metrics: tables of three and four, narrow enough for the docs' content column.
     assert "| setting | neg_elbo | recon_loss | kl |\n" in table
-    assert "| setting | log_likelihood | active_units | mutual_information |\n" in table
+    assert (
+        "| setting | log_likelihood | active_units | mutual_information | mi_ceiling |\n" in table
+    )
     assert "| kl_annealing=none, latent=2, hidden=16 | " in table
     assert " ± " in table
+    assert "estimated on N = 1,797 examples, so it cannot exceed log N" in table
+    # The seeds pair: linear against none, latent and hidden held.
+    assert "| kl_annealing (latent, hidden) | neg_elbo | recon_loss | kl |" in table
+    assert "| linear vs none (2, 16) | " in table
+    paired = read_rows(folder / "paired.csv")
+    assert [row["metric"] for row in paired] == [
+        "neg_elbo",
+        "recon_loss",
+        "kl",
+        "log_likelihood",
+        "active_units",
+        "mutual_information",
+    ]
+    by_seed = {(row["setting"][:16], row["seed"]): row["kl"] for row in rows}
+    differences = [by_seed["kl_annealing=lin", s] - by_seed["kl_annealing=non", s] for s in (0, 1)]
+    assert paired[2]["mean"] == pytest.approx(sum(differences) / 2)
+    assert paired[2]["seeds"] == 2
+    record = json.loads((folder / "study.json").read_text())
+    run = record["run"]
+    assert run["seconds"] > 0
+    # The digits' training split: 1,438 images less 10% for validation, batches of 64.
+    first = dict(run["settings"]["kl_annealing=none, latent=2, hidden=16"])
+    assert first.pop("train_seconds") > 0
+    assert first == {
+        "train_examples": 1295,
+        "validation_examples": 143,
+        "test_examples": 359,
+        "steps_per_epoch": 20,
+        "steps": 40,
+    }
     assert (folder / "study.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
     assert "[1/2] kl_annealing=none, latent=2, hidden=16: 2 seeds trained together" in printed
@@ -168,6 +206,25 @@ def test_resume_skips_finished_settings(tmp_path: Path, capsys: pytest.CaptureFi
             "--grid free_bits_mode: 'sometimes' is not one of per_sample, batch",
         ),
         (["study", "collapse", "--seeds", "0"], "--seeds must be >= 1; got 0"),
+        (
+            ["study", "collapse", "--budget", "train=5"],
+            "--budget sets the disentanglement scores' points: this study measures collapse",
+        ),
+        (
+            ["study", "beta", "--budget", "trian=5"],
+            "--budget 'trian=5': expected NAME=COUNT with NAME one of points, train, test,",
+        ),
+        (["study", "beta", "--budget", "train=0"], "--budget train must be >= 1; got 0"),
+        (["study", "beta", "--budget", "test=x"], "--budget test: 'x' is not a whole number"),
+        (
+            ["study", "beta", "--dataset", "digits"],
+            "--dataset digits: the beta study measures disentanglement, which needs "
+            "ground-truth factors: use shapes_grid, shapes_grid_upright or dsprites",
+        ),
+        (
+            ["study", "beta", "--dataset", "nist"],
+            "--dataset 'nist': the data sets are digits, shapes, shapes_grid, shapes_grid_upright",
+        ),
         (["study", "collapse", "--epochs", "0"], "--epochs must be >= 1; got 0"),
     ],
 )
@@ -195,12 +252,11 @@ def test_a_folder_with_other_content_is_refused(
 
 def test_resume_of_another_study_is_refused(tmp_path: Path) -> None:
     plan = plan_study("grid", seeds=2, epochs=2, grid=["beta=1,2"], output=tmp_path / "s")
-    assert prepare_folder(plan, resume=False, overwrite=False, command="elbox study") == (
-        [],
-        "elbox study",
-    )
+    rows, run = prepare_folder(plan, resume=False, overwrite=False, command="elbox study")
+    assert rows == []
+    assert (run.command, run.seconds, run.settings) == ("elbox study", 0.0, {})
     other = plan_study("grid", seeds=2, epochs=3, grid=["beta=1,2"], output=tmp_path / "s")
-    with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds or epochs"):
+    with pytest.raises(StudyError, match="holds study 'grid' with other settings, seeds, epochs"):
         prepare_folder(other, resume=True, overwrite=False)
     with pytest.raises(StudyError, match="--resume continues a study and --overwrite replaces"):
         prepare_folder(other, resume=True, overwrite=True)
@@ -234,3 +290,31 @@ def test_metrics_are_split_into_tables_of_at_most_four(count: int, sizes: list[i
     groups = metric_groups(names)
     assert [len(group) for group in groups] == sizes
     assert [name for group in groups for name in group] == names
+
+
+def test_a_budget_and_a_dataset_reach_every_setting_and_the_record(tmp_path: Path) -> None:
+    plan = plan_study(
+        "beta",
+        seeds=2,
+        epochs=1,
+        grid=["beta=1,8"],
+        output=tmp_path / "s",
+        budget=["train=700,test=300", "vote_train=2000"],
+        dataset="shapes_grid_upright",
+    )
+    # The extra settings (capacity, beta-TC) train on the chosen data too.
+    assert {options.dataset for options in plan.options.values()} == {"shapes_grid_upright"}
+    assert len(plan.options) == 4
+    record = plan.record()
+    assert record["budget"] == {
+        "points": 10_000,
+        "train": 700,
+        "test": 300,
+        "vote_train": 2_000,
+        "vote_eval": 500,
+        "variance_points": 5_000,
+    }
+    (note,) = report_notes(plan, [])
+    assert "SAP and DCI on 700 training and 300 test points" in note
+    assert "on 2,000 training and 500 evaluation votes of 64 images" in note
+    assert "the FactorVAE variances on 5,000 points" in note

@@ -334,15 +334,38 @@ def test_new_shape_or_loss_type_compiles_again_once(framework: Framework) -> Non
     assert len(compiles) == 2
 
 
+@jax.jit
+def _slow_batch(seed: jax.Array) -> jax.Array:
+    """A batch in [0, 1] at the end of a chain of matrix products: about a second of work
+    on a CPU, which a step on this batch cannot finish before."""
+    matrix = jax.random.uniform(jax.random.key(seed), (768, 768)) / 768
+    chained: jax.Array = jax.lax.fori_loop(0, 60, lambda _, a: jnp.tanh(a @ a + 0.5), matrix)
+    return chained[:8, :FEATURES]
+
+
+def _ready(value: jax.Array) -> bool:
+    """Whether the computation that makes `value` is done (it can be read at once)."""
+    return bool(value.is_ready())  # type: ignore[attr-defined]  # jax.Array's stub lacks it
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_train_step_returns_before_the_work_is_done(framework: Framework) -> None:
-    # Asynchronous dispatch: the returned values are JAX arrays, not Python floats.
     trainer = make_trainer(framework, LINEAR_10)
-    loss, metrics = trainer.train_step(batch())
+    jax.block_until_ready(trainer.train_step(batch()))  # compiled, outside what is observed
+    jax.block_until_ready(_slow_batch(jnp.asarray(0)))
+    # Asynchronous dispatch: the step is queued behind the batch it needs, and train_step
+    # returns at once; a step that waited for its result (or read it on the host) would
+    # return values that are ready.
+    data = _slow_batch(jnp.asarray(1))
+    loss, metrics = trainer.train_step(data)
+    assert not _ready(loss)
+    assert not any(_ready(value) for value in metrics.values())
+    assert trainer.step == 2  # counted without waiting either
     assert isinstance(loss, jax.Array)
     assert all(isinstance(value, jax.Array) and value.shape == () for value in metrics.values())
     # The spec's four metrics, and `skipped` of the non-finite guard (on by default).
     assert sorted(metrics) == ["kl_loss", "kl_weight", "loss", "recon_loss", "skipped"]
+    assert np.isfinite(float(loss))
 
 
 # -- fused steps -------------------------------------------------------------------------

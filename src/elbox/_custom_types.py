@@ -27,6 +27,10 @@ NonFinite: TypeAlias = Literal["skip", "raise", "apply"]
 """What a training step does when its loss or a gradient is not finite: `"skip"` keeps the
 state as it was (the default), `"raise"` keeps it and raises after the step, `"apply"`
 applies the update anyway."""
+Weights: TypeAlias = Literal["trained", "ema"]
+"""Which parameters evaluate a model: `"trained"` (those the optimizer updates) or `"ema"`
+(their exponential moving average, kept when a trainer has an `ema_decay`)."""
+
 ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc", "iwae"]
 """A training objective by name: `"elbo"` (the annealed negative ELBO, `ELBOObjective`),
 `"capacity"` (capacity annealing, `CapacityObjective`), `"beta-tc"` (beta-TCVAE,

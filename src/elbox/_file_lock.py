@@ -2,8 +2,16 @@
 
 The lock is `flock(2)` on a small file in the folder. The kernel releases it when the holder
 closes the file or dies in any way (an exception, `os._exit`, SIGKILL), so a crashed run
-never leaves a stale lock behind: the next run simply takes it. The holder writes its process
-id into the file, so a refused writer can say who holds the folder.
+never leaves a lock that is still held: the next run simply takes it. The holder writes its
+process id into the file, so a refused writer can say who holds the folder, and deletes the
+file when it lets the lock go, so a finished run leaves no lock file behind. (Only a process
+that dies without releasing leaves the file, naming a dead process; the next holder takes it
+over and deletes it in turn.)
+
+Deleting a lock file is safe because a taker checks, once it holds the lock, that the file
+it locked is still the one under that name: a taker that opened the file just before its
+holder deleted it would otherwise hold a lock on a nameless file while a third process
+locks a new file of the same name.
 
 Locks on different files of the same folder are independent: the command line holds the run
 folder's lock and `ModelCheckpoint` the lock of `run/checkpoints`, in the same process.
@@ -69,11 +77,27 @@ class FolderLock:
         """
         if self._fd is not None:
             return
+        while True:
+            fd = self._lock_file()
+            if fd is not None:
+                break
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def _lock_file(self) -> int | None:
+        """Lock the file under the lock's name: its descriptor, or None when the file was
+        deleted or replaced by its previous holder meanwhile (then try again)."""
         # Not inherited by child processes (os.open's default since Python 3.4): a helper a
         # run starts cannot keep the folder locked after the run has died.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                current = None
+            locked = os.fstat(fd)
         except BlockingIOError:
             os.close(fd)
             pid = _read_pid(self.path)
@@ -88,19 +112,25 @@ class FolderLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        if current is None or (current.st_dev, current.st_ino) != (locked.st_dev, locked.st_ino):
+            os.close(fd)
+            return None
+        return fd
 
     def release(self) -> None:
-        """Let the lock go (harmless when not held). The lock file stays, empty of meaning:
-        deleting it could let two writers lock two different files of the same name."""
+        """Delete the lock file and let the lock go (harmless when not held)."""
         fd, self._fd = self._fd, None
         if fd is not None:
             try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                # Deleted while still held: a waiting taker then finds its file gone.
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass  # a folder that became read-only: the file stays, unlocked
             finally:
-                os.close(fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                finally:
+                    os.close(fd)
 
     def __repr__(self) -> str:
         return f"FolderLock({str(self.folder)!r}, held={self.held})"

@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -148,3 +149,34 @@ def test_a_jax_array_already_split_is_used_as_it_is() -> None:
     )
     loss, _ = trainer.train_step(batch)
     assert np.isfinite(float(loss))
+
+
+def test_a_stateful_model_with_accumulation_and_an_average_on_the_mesh() -> None:
+    # BatchNorm's statistics over a batch split across devices, two micro-batches per
+    # update, and the average of the weights: the same as on one device. (SGD: adam's
+    # normalisation would magnify the rounding of near-zero gradients summed in another
+    # order.)
+    from elbox import VAETrainer
+
+    from ..test_stateful_equinox import bn_model
+
+    def trainer(mesh: Mesh | None) -> VAETrainer[Any]:
+        return VAETrainer(
+            bn_model(),
+            optax.sgd(0.1),
+            CONFIG,
+            ema_decay=0.5,
+            accumulate=2,
+            mesh=mesh,
+        )
+
+    single, sharded = trainer(None), trainer(data_parallel_mesh())
+    for batch in _global_batches(3, size=16):
+        single.train_step(batch)
+        sharded.train_step(batch)
+    for part in ("params", "model_state", "ema_params"):
+        left = jax.tree.leaves(getattr(sharded.state, part))
+        right = jax.tree.leaves(getattr(single.state, part))
+        assert len(left) == len(right) > 0
+        for x, y in zip(left, right, strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)

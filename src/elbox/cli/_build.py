@@ -11,6 +11,7 @@ from jaxtyping import PRNGKeyArray
 
 from .._config import VAETrainingConfig
 from .._custom_types import Model, ObjectiveOptions, OptimizerLike
+from ..frameworks._with_state import WithState
 from ..trainers._vae_trainer import VAETrainer
 from ._likelihood import run_likelihood
 from ._options import TrainOptions, decoder_output
@@ -32,6 +33,9 @@ def build_vae(
         key=key,
         objective=options.objective,
         objective_options=objective_options,
+        ema_decay=options.ema_decay,
+        accumulate=options.accumulate,
+        precision=options.precision,
     )
     return vae, optimizer
 
@@ -78,7 +82,12 @@ def _reference_model(
 
     init_key, key = jax.random.split(key)
     model: eqx.Module
-    if options.model == "mlp":
+    if options.batch_norm:  # a stateful model: trained with its eqx.nn.State
+        bn_model, state = eqx.nn.make_with_state(eqx_models.BatchNormMLPVAE)(
+            features, hidden=hidden, latent=latent, output=output, key=init_key
+        )
+        model = WithState(bn_model, state)
+    elif options.model == "mlp":
         model = eqx_models.MLPVAE(
             features,
             hidden=hidden,

@@ -69,6 +69,16 @@ def _coerce(name: str, value: object, annotation: Any, where: str) -> Any:
     raise RunError(f"{where}: option {name!r} takes {problem}; got {_describe(value)}")
 
 
+def run_options(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a run's config.json that a new run (or its resume) repeats: all but
+    its folder and how it was started, and only the data source it used (config.json
+    records `dataset` with its default for a `--data` run, which `--data` replaces)."""
+    values = {k: v for k, v in recorded.items() if k not in _NOT_REPRODUCED}
+    if values.get("data") is not None:
+        values.pop("dataset", None)
+    return values
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The options a TOML file, or a run's `config.json`, sets.
 
@@ -91,9 +101,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as error:
-            raise RunError(f"{where}: not valid JSON: {error}") from None
+            raise RunError(
+                f"{where}: not valid JSON (line {error.lineno}, column {error.colno}: "
+                f"{error.msg}); the file is damaged or is not a run's config.json"
+            ) from None
         if isinstance(values, dict) and isinstance(values.get("options"), dict):
-            values = {k: v for k, v in values["options"].items() if k not in _NOT_REPRODUCED}
+            values = run_options(values["options"])
     else:
         try:
             values = tomllib.loads(text)

@@ -2,7 +2,9 @@
 sets are kept."""
 
 import dataclasses
+import math
 from pathlib import Path
+from typing import Literal
 
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 
@@ -20,6 +22,16 @@ class DataOptions:
         default=None, metadata={"metavar": ("H", "W")}
     )
     """Resize a folder's images to H x W (default: they must all have one size)."""
+    image_mode: Literal["L", "LA", "RGB", "RGBA"] | None = None
+    """Convert a folder's images to this mode (grey, grey and alpha, RGB, RGB and alpha) by
+    the rules of the command-line guide, which also drops or adds an alpha channel
+    (default: the images must all have one mode and bit depth, which is kept)."""
+    value_range: tuple[float, float] | None = dataclasses.field(
+        default=None, metadata={"metavar": ("LO", "HI")}
+    )
+    """The range of the stored values, mapped onto [0, 1]: needed for integer arrays other
+    than uint8 and uint16, which are scaled by their dtype's range (default); values
+    outside it are refused."""
     split: tuple[float, float, float] | None = dataclasses.field(
         default=None, metadata={"metavar": ("TRAIN", "VAL", "TEST")}
     )
@@ -49,7 +61,7 @@ def check_data_options(
                     "fashion_mnist, binarized_mnist, cifar10, dsprites)"
                 )
     if options.data is None:
-        for name in ("data_key", "image_size", "split"):
+        for name in ("data_key", "image_size", "image_mode", "value_range", "split"):
             if getattr(options, name) is not None:
                 flag = "--" + name.replace("_", "-")
                 problems.append(
@@ -61,9 +73,14 @@ def check_data_options(
         problems.append("--data and --dataset both choose the data: give one of them")
     if options.image_size is not None and min(options.image_size) < 1:
         problems.append(f"--image-size takes two positive sizes; got {options.image_size}")
+    if options.value_range is not None:
+        low, high = options.value_range
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            problems.append(f"--value-range takes two finite numbers LO < HI; got {low:g} {high:g}")
     if options.split is not None:
         fractions = options.split
-        if min(fractions) <= 0 or abs(sum(fractions) - 1.0) > 1e-6:
+        valid = all(math.isfinite(f) and f > 0 for f in fractions)
+        if not valid or abs(sum(fractions) - 1.0) > 1e-6:
             problems.append(
                 "--split takes three positive fractions (train, validation, test) that sum to "
                 f"1, such as 0.8 0.1 0.1; got {' '.join(f'{f:g}' for f in fractions)}"

@@ -1,9 +1,11 @@
 """The disentanglement scores of a model trained on data with ground-truth factors.
 
-Latent codes are posterior means of images of the run's ground-truth data (`--dataset
-shapes_grid` or `dsprites`) at factor codes drawn from a seeded random state; the scores
-follow disentanglement_lib's definitions (see `elbox.metrics`). `Budget` says where fewer
-points are drawn than there.
+Latent codes are posterior means of images of the run's ground-truth data, drawn from a
+seeded random state: for the shapes factor grids (`--dataset shapes_grid` or
+`shapes_grid_upright`), of the grid's held-out codes, which draw no training, validation or
+test image (see `_grid_splits`); for `dsprites`, of the whole data set, as
+disentanglement_lib scores it. The scores follow disentanglement_lib's definitions (see
+`elbox.metrics`). `Budget` says where fewer points are drawn than there.
 """
 
 import dataclasses
@@ -37,13 +39,15 @@ class Budget:
     """How many points the disentanglement scores draw.
 
     disentanglement_lib's defaults are 10,000 points for MIG and modularity, 10,000
-    training and 5,000 test points for SAP and DCI, and 10,000 training and 5,000
-    evaluation votes of 64 observations for the FactorVAE and beta-VAE scores (over a
-    million encoded images). elbox keeps the defaults of MIG and modularity and scales the
-    others down, so that one model's scores take seconds on a CPU: DCI's gradient-boosted
-    trees (one per class of each factor, 100 rounds each) cost about 25 CPU seconds per
-    1,000 training points on the grid of 10 rotations. Their sampling error grows
-    accordingly, which the spread over seeds in a study shows.
+    training and 5,000 test points for SAP and DCI, 10,000 training and 5,000 evaluation
+    votes of 64 observations for the FactorVAE and beta-VAE scores (over a million
+    encoded images), and 10,000 points for the FactorVAE score's variances. elbox keeps
+    the defaults of MIG and modularity and scales the others down (the variances to 5,000
+    points), so that one model's scores take seconds on a CPU: DCI's gradient-boosted
+    trees fit one tree per class of each factor and round. Fewer points make a score
+    noisier, and a classifier-based score (SAP, DCI, FactorVAE, beta-VAE) trained on
+    fewer points is lower on average: compare scores only at the same budget, which
+    `evaluation.json` and a study's files record.
     """
 
     points: int = 10_000
@@ -59,8 +63,56 @@ class Budget:
     variance_points: int = 5_000
     """FactorVAE score: points for the latents' variances."""
 
+    def replaced(self, texts: Sequence[str]) -> "Budget":
+        """This budget with `NAME=COUNT` items changed (`--budget train=2000`).
+
+        Raises:
+            ValueError: for a malformed item, an unknown name or a count below 1.
+        """
+        names = [field.name for field in dataclasses.fields(self)]
+        changes: dict[str, int] = {}
+        for text in texts:
+            for item in text.split(","):
+                name, sep, count = item.partition("=")
+                name = name.strip().replace("-", "_")
+                if not sep or name not in names:
+                    raise ValueError(
+                        f"--budget {item!r}: expected NAME=COUNT with NAME one of "
+                        f"{', '.join(names)}"
+                    )
+                try:
+                    value = int(count)
+                except ValueError:
+                    raise ValueError(f"--budget {name}: {count!r} is not a whole number") from None
+                minimum = 2 if name in ("points", "variance_points") else 1
+                if value < minimum:
+                    raise ValueError(f"--budget {name} must be >= {minimum}; got {value}")
+                changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """One sentence for a report: every count the scores drew."""
+        return (
+            f"Scoring budget: MIG and modularity on {self.points:,} points; SAP and DCI on "
+            f"{self.train:,} training and {self.test:,} test points; the FactorVAE and "
+            f"beta-VAE scores on "
+            f"{self.vote_train:,} training and {self.vote_eval:,} evaluation votes of 64 "
+            f"images, the FactorVAE variances on {self.variance_points:,} points."
+        )
+
 
 DEFAULT_BUDGET = Budget()
+"""What `elbox eval` and the studies draw, unless a study's `--budget` says otherwise."""
+
+DISENTANGLEMENT_LIB_BUDGET = Budget(
+    points=10_000,
+    train=10_000,
+    test=5_000,
+    vote_train=10_000,
+    vote_eval=5_000,
+    variance_points=10_000,
+)
+"""disentanglement_lib's defaults (its gin configurations; `elbox.metrics`' defaults)."""
 
 
 def disentanglement_scores(
@@ -83,17 +135,22 @@ def disentanglement_scores(
         return np.asarray(means)
 
     random = np.random.RandomState(20_000 + seed)
+
+    def sample(count: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        factors = grid.sample_factors(count, random)
+        return factors, grid.sample_observations_from_factors(factors, random)
+
     values: dict[str, float] = {}
     if "mig" in names or "modularity" in names:
-        factors, images = grid.sample(budget.points, random)
+        factors, images = sample(budget.points)
         latents = represent(images)
         if "mig" in names:
             values["mig"] = mig(latents, factors)
         if "modularity" in names:
             values["modularity"] = modularity(latents, factors)
     if "sap" in names or "dci" in names:
-        train_factors, train_images = grid.sample(budget.train, random)
-        test_factors, test_images = grid.sample(budget.test, random)
+        train_factors, train_images = sample(budget.train)
+        test_factors, test_images = sample(budget.test)
         train_latents, test_latents = represent(train_images), represent(test_images)
         if "sap" in names:
             values["sap"] = sap(train_latents, train_factors, test_latents, test_factors)

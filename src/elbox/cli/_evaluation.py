@@ -1,22 +1,23 @@
 """`elbox eval RUN`: the metrics that apply to a run, as a table and `evaluation.json`.
 
 Every run gets the test negative ELBO, the log-likelihood bound, the active units and the
-mutual information; a run on data with ground-truth factors (`--dataset shapes_grid` or
-`dsprites`) also gets the disentanglement scores. The likelihood is named in both: the
-negative ELBO and the bound are those of a log-likelihood only when it is a normalised
-distribution of the data (otherwise they are labelled as losses, and `evaluation.json`
-has no `log_likelihood`).
+mutual information; a run on data with ground-truth factors (`--dataset shapes_grid`,
+`shapes_grid_upright` or `dsprites`) also gets the disentanglement scores. The likelihood
+is named in both: the negative ELBO and the bound are those of a log-likelihood only when
+it is a normalised distribution of the data (otherwise they are labelled as losses, and
+`evaluation.json` has no `log_likelihood`).
 """
 
 import dataclasses
-import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _disentanglement
-from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
-from ._disentanglement import SCORES, disentanglement_scores
+from .._atomic import write_json
+from .._custom_types import Weights
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse, end_of_run_examples
+from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
 from ._errors import RunError
 from ._ground_truth import has_factors
 from ._likelihood import run_likelihood
@@ -59,45 +60,72 @@ def chosen_metrics(requested: Sequence[str] | None, options: TrainOptions) -> li
     return list(dict.fromkeys(requested))
 
 
+def _epoch(loaded: LoadedRun) -> int | None:
+    """The checkpoint's epoch counted from 1, as the progress lines count epochs."""
+    return None if loaded.epoch is None else loaded.epoch + 1
+
+
 def evaluate(
-    folder: Path, loaded: LoadedRun, names: Sequence[str], *, num_samples: int
+    folder: Path,
+    loaded: LoadedRun,
+    names: Sequence[str],
+    *,
+    num_samples: int,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """Compute `names` for the run's best checkpoint and write `evaluation.json`."""
-    options, splits, vae, epoch = loaded.options, loaded.splits, loaded.vae, loaded.epoch
+    options, splits, vae = loaded.options, loaded.splits, loaded.vae
     if num_samples < 1:
         raise RunError(f"--num-samples must be >= 1; got {num_samples}")
+    if examples is not None and examples < 2:
+        raise RunError(f"--examples must be >= 2; got {examples}")
     analysis = analyse(
         vae,
         splits.test,
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
         num_samples=num_samples if "log_likelihood" in names else 0,
+        examples=examples,
+        weights=loaded.weights,
     )
     record: dict[str, Any] = {
-        "checkpoint_epoch": epoch,
+        "checkpoint_epoch": _epoch(loaded),
+        "weights": loaded.weights,
         "metrics": list(names),
         **analysis.to_json(),
     }
     scores = [name for name in names if name in SCORES]
     if scores:
-        record["disentanglement"] = disentanglement_scores(vae.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
-    (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2))
+        record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
+        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+    write_json(folder / EVALUATION_FILE, record)
     return record
 
 
-def evaluate_at_end(folder: Path, loaded: LoadedRun) -> Analysis:
-    """The evaluation `elbox train` ends with, written to `evaluation.json`."""
-    options, vae = loaded.options, loaded.vae
+def evaluate_at_end(
+    folder: Path, loaded: LoadedRun, *, epochs: int, options: TrainOptions
+) -> Analysis:
+    """The evaluation `elbox train` ends with, written to `evaluation.json`: the bound with
+    `--eval-samples` samples on `--eval-examples` test examples (by default as many as
+    cost about what `epochs` of training did: `end_of_run_examples`)."""
+    vae, splits = loaded.vae, loaded.splits
+    samples = options.eval_samples
+    examples = options.eval_examples
+    if examples is None:
+        examples = end_of_run_examples(
+            len(splits.test), samples, epochs=epochs, train_examples=len(splits.train)
+        )
     analysis = analyse(
         vae,
-        loaded.splits.test,
+        splits.test,
         likelihood=run_likelihood(options),
         name=str(likelihood_name(options)),
+        num_samples=samples,
+        examples=examples,
+        weights=loaded.weights,
     )
-    (folder / EVALUATION_FILE).write_text(
-        json.dumps({"checkpoint_epoch": loaded.epoch, **analysis.to_json()}, indent=2)
-    )
+    record = {"checkpoint_epoch": _epoch(loaded), "weights": loaded.weights, **analysis.to_json()}
+    write_json(folder / EVALUATION_FILE, record)
     return analysis
 
 
@@ -107,14 +135,27 @@ def evaluate_run(
     *,
     num_samples: int = 1000,
     place: DataPlace | None = None,
+    weights: Weights | None = None,
+    examples: int | None = None,
 ) -> dict[str, Any]:
     """The metrics (`metrics`, or all that apply) of the best checkpoint of the run in
     `folder` on its test split, also written to its `evaluation.json`; `place` says where
-    its standard data set is now."""
+    its standard data set is now, `weights` chooses the trained parameters or their
+    average (default: the average, for a run with one)."""
     with holding(folder):
-        loaded = load_run(folder, place=place)
+        loaded = load_run(folder, place=place, weights=weights)
         names = chosen_metrics(metrics, loaded.options)
-        return evaluate(folder, loaded, names, num_samples=num_samples)
+        return evaluate(folder, loaded, names, num_samples=num_samples, examples=examples)
+
+
+def describe_information(record: dict[str, Any]) -> str:
+    """The mutual information with the Monte Carlo estimate it comes from and its bounds:
+    `0.00 nats (estimate -0.24, bounded by 0 and log N = 9.21)`."""
+    value = record["mutual_information"]
+    low, high = record.get("mutual_information_bounds") or [0.0, math.inf]
+    estimate = record.get("mutual_information_estimate")
+    shown = value if estimate is None else estimate
+    return f"{value:.2f} nats (estimate {shown:.2f}, bounded by {low:g} and log N = {high:.2f})"
 
 
 def likelihood_line(likelihood: dict[str, Any]) -> str:
@@ -165,9 +206,12 @@ def table(record: dict[str, Any]) -> list[str]:
             )
         )
     if "mutual_information" in names:
-        rows.append(("mutual information", f"{record['mutual_information']:.2f}", "nats"))
+        value, _, note = describe_information(record).partition(" ")
+        rows.append(("mutual information", value, note))
     for name, value in record.get("disentanglement", {}).items():
         rows.append((name.replace("_", " "), f"{value:.3f}", ""))
+    if record.get("weights") == "ema":
+        rows.append(("weights", "EMA", "the exponential moving average of the parameters"))
     width = max(len(name) for name, _, _ in rows)
     number = max(len(value) for _, value, _ in rows)
     lines = [f"  {name:<{width}}  {value:>{number}}  {note}".rstrip() for name, value, note in rows]

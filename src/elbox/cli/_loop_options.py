@@ -30,8 +30,8 @@ class LoggingOptions:
     """logging"""
 
     log: tuple[LoggerName, ...] = ()
-    """Also log to TensorBoard (run/tensorboard; needs elbox[tensorboard]) or Weights &
-    Biases (needs elbox[wandb]); repeat for both."""
+    """Also log to TensorBoard (run/tensorboard; needs the tensorboardX package) or Weights &
+    Biases (needs the wandb package); repeat for both."""
     log_images_every: int = dataclasses.field(default=10, metadata={"metavar": "N"})
     """With --log: reconstructions and prior samples as images every N epochs (0: none)."""
     wandb_project: str = dataclasses.field(default="elbox", metadata={"metavar": "NAME"})

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CommandParser, run_command
+from ._errors import CommandParser, RunError, run_command
+from ._interrupts import Interruptions
 from ._options import TrainOptions, add_train_arguments, check_options, given_options
 
 if TYPE_CHECKING:  # _load_run imports JAX: imported only once the options are parsed
@@ -85,7 +86,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="importance samples of the log-likelihood bound (default: 1000)",
     )
+    evaluate.add_argument(
+        "--weights",
+        choices=["trained", "ema"],
+        default=None,
+        help=(
+            "evaluate the trained weights or their exponential moving average (default: "
+            "the average for a run with --ema-decay)"
+        ),
+    )
     _add_data_place(evaluate)
+    evaluate.add_argument(
+        "--examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "test examples of the log-likelihood bound and the mutual information (default: "
+            "the whole test split, at most 10000)"
+        ),
+    )
     _add_study_parser(commands, common)
     return parser
 
@@ -119,8 +139,10 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="train a grid of settings for several seeds and report what each knob does",
         description=(
             "Train every setting of a study for several seeds (the seeds of a setting train "
-            "together, as one vmapped step) and write study.csv (a row per run), study.md "
-            "(mean and standard deviation over seeds) and study.png. Studies: collapse "
+            "together, as one vmapped step) and write study.csv (a row per run), paired.csv "
+            "(each setting against its reference, seed by seed, with a 95 percent "
+            "t-interval), "
+            "study.md, study.json and study.png. Studies: collapse "
             "(KL schedules x free bits on the digits), beta (beta, capacity annealing and "
             "beta-TC against disentanglement on the shapes factor grid, or with --dataset "
             "dsprites the published protocol on dSprites), iwae (the importance-weighted "
@@ -148,12 +170,23 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     study.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="NAME=COUNT",
+        help=(
+            "points the disentanglement scores draw, e.g. --budget train=2000,vote_train=5000 "
+            "(names: points, train, test, vote_train, vote_eval, variance_points; default: "
+            "elbox eval's)"
+        ),
+    )
+    study.add_argument(
         "--dataset",
         default=None,
         metavar="NAME",
         help=(
-            "the data set of every run, instead of the study's own (beta: shapes_grid or "
-            "dsprites, which need ground-truth factors)"
+            "the data set of every run, instead of the study's own (beta: shapes_grid, "
+            "shapes_grid_upright or dsprites, which have ground-truth factors)"
         ),
     )
     _add_data_place(study)
@@ -161,34 +194,62 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     study.add_argument("--overwrite", action="store_true", help="replace the study in --output")
 
 
+def _train_options(arguments: argparse.Namespace) -> tuple[TrainOptions, dict[str, Any]]:
+    """The options of `elbox train`, and those chosen explicitly: the flags, over a
+    `--config` file, over (with `--resume`) the options the run was started with.
+
+    Raises:
+        RunError: for a config file (or a resumed run's config.json) that cannot be read.
+    """
+    from ._config_file import read_config_file
+    from ._resume import recorded_options
+
+    given = given_options(arguments)
+    if arguments.config is not None:
+        given = {**read_config_file(arguments.config), **given}
+    if given.get("resume") and given.get("output") is not None:
+        # A resumed run continues with its own options; flags given now override them.
+        given = {**recorded_options(given["output"]), **given}
+    return TrainOptions(**given), given
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `elbox` command; returns its exit status (2 for a user's mistake, 1 for a
-    fault at run time)."""
+    fault at run time, 130 or 143 when interrupted by SIGINT or SIGTERM)."""
+    interruptions = Interruptions()
+    interruptions.install()
+    try:
+        return _run(argv, interruptions)
+    finally:
+        interruptions.uninstall()
+
+
+def _run(argv: Sequence[str] | None, interruptions: Interruptions) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     command = arguments.command
-    if command == "train" and arguments.config is None:
-        # Contradictory flags answer at once, before JAX is even imported.
-        given = given_options(arguments)
-        problems = check_options(TrainOptions(**given), given)
+    if command == "train":
+        # Contradictory flags answer at once, before anything is read or made.
+        try:
+            options, given = _train_options(arguments)
+        except RunError as error:
+            parser.exit(2, f"elbox train: error: {error}\n")
+        problems = check_options(options, given)
         if problems:
             parser.exit(2, f"elbox train: error: {'; '.join(problems)}\n")
-    if command == "eval" and arguments.num_samples < 1:
-        parser.exit(
-            2, f"elbox eval: error: --num-samples must be >= 1; got {arguments.num_samples}\n"
-        )
+    for name in ("num_samples", "examples"):
+        value = getattr(arguments, name, None)
+        if command == "eval" and value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            parser.exit(2, f"elbox eval: error: {flag} must be >= 1; got {value}\n")
 
-    # The commands are imported after parsing, so `--help` and bad options answer at once,
-    # before JAX is imported.
+    # The commands are imported after parsing, so `--help` and bad options answer at once.
     def action() -> None:
+        interruptions.check()  # a signal that arrived while starting
         if command == "train":
-            from ._config_file import read_config_file
             from ._train import train
 
-            given = given_options(arguments)
-            if arguments.config is not None:
-                given = {**read_config_file(arguments.config), **given}
-            train(TrainOptions(**given), given)
+            train(options, given, interruptions=interruptions)
         elif command == "study":
             _study(arguments, argv)
         elif command == "plot":
@@ -204,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.metrics,
                 num_samples=arguments.num_samples,
                 place=_place(arguments),
+                weights=arguments.weights,
+                examples=arguments.examples,
             )
             print(
                 f"{arguments.run}: best checkpoint (epoch {record['checkpoint_epoch']}) on the "
@@ -235,16 +298,17 @@ def _study(arguments: argparse.Namespace, argv: Sequence[str] | None) -> None:
         epochs=arguments.epochs,
         grid=arguments.grid,
         output=arguments.output,
+        budget=arguments.budget,
         dataset=arguments.dataset,
         data_dir=arguments.data_dir,
         no_download=arguments.no_download,
     )
     words = sys.argv[1:] if argv is None else list(argv)
-    rows, command = prepare_folder(
+    rows, run = prepare_folder(
         plan,
         resume=arguments.resume,
         overwrite=arguments.overwrite,
         command=" ".join(["elbox", *words]),
     )
-    path = run_study(plan, rows, command=command)
+    path = run_study(plan, rows, run)
     print(f"elbox study {plan.spec.name}: {path}")

@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import inspect
 import itertools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ._data_options import DataOptions, check_data_options
+from ._evaluation_options import EvaluationOptions, check_evaluation_options
 from ._loop_options import LoggingOptions, LoopOptions, check_loop_options
+from ._step_options import StepFeatureOptions, check_step_options
 
 Framework = Literal["nnx", "equinox"]
 ModelKind = Literal["mlp", "conv"]
@@ -19,6 +22,7 @@ DatasetName = Literal[
     "digits",
     "shapes",
     "shapes_grid",
+    "shapes_grid_upright",
     "mnist",
     "fashion_mnist",
     "binarized_mnist",
@@ -58,14 +62,14 @@ _SIGMOID_LIKELIHOODS = ("mse", "bce", "mae", "bernoulli", "continuous_bernoulli"
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
+class TrainOptions(StepFeatureOptions, EvaluationOptions, LoggingOptions, LoopOptions, DataOptions):
     """Everything `elbox train` can be told; each field is a `--flag` of the same name.
 
     The defaults are the VAE Trainer spec's quick-start settings (cyclical annealing,
     beta 4, free bits 0.5) on scikit-learn's bundled digits, with the annealing periods
     scaled to the run's length. The fields of the base classes (your own data, the
-    training loop, logging) come first in `dataclasses.fields`, and are grouped in
-    `--help`.
+    training loop, logging, the final evaluation, the training step) come first in
+    `dataclasses.fields`, and are grouped in `--help`.
     """
 
     framework: Framework = "nnx"
@@ -74,9 +78,10 @@ class TrainOptions(LoggingOptions, LoopOptions, DataOptions):
     """The reference architecture: a multilayer perceptron or a convolutional VAE."""
     dataset: DatasetName = "digits"
     """digits: scikit-learn's 8x8 digits; shapes: generated 32x32 sprites; shapes_grid: the
-    sprites on a discrete factor grid, with ground truth for disentanglement metrics; and
-    the standard sets, downloaded once into --data-dir: mnist, fashion_mnist,
-    binarized_mnist, cifar10, and dsprites (ground truth)."""
+    sprites on a discrete factor grid, with ground truth for disentanglement metrics;
+    shapes_grid_upright: the same grid without rotations (four factors); and the standard
+    sets, downloaded once into --data-dir: mnist, fashion_mnist, binarized_mnist, cifar10,
+    and dsprites (ground truth)."""
     kl_annealing: Literal["none", "linear", "sigmoid", "cyclical"] = "cyclical"
     """The KL weight schedule."""
     kl_warmup_steps: int | None = None
@@ -184,7 +189,14 @@ def _field_docs() -> dict[str, str]:
 
 def _option_classes() -> list[type]:
     """TrainOptions and the option classes it is made of, in the order `--help` shows them."""
-    return [TrainOptions, DataOptions, LoopOptions, LoggingOptions]
+    return [
+        TrainOptions,
+        DataOptions,
+        LoopOptions,
+        LoggingOptions,
+        EvaluationOptions,
+        StepFeatureOptions,
+    ]
 
 
 def _owner(name: str) -> type:
@@ -268,12 +280,15 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
     `given` holds the options chosen explicitly (by a flag or a config file), which tells a
     chosen `--dataset` from the default one.
     """
-    problems = check_data_options(
+    problems = _check_numbers(options)
+    problems += check_data_options(
         options,
         dataset_given="dataset" in (given or {}),
         standard=options.data is None and options.dataset in STANDARD_DATASETS,
     )
     problems += check_loop_options(options)
+    problems += check_evaluation_options(options)
+    problems += check_step_options(options)
     for name in ("latent", "hidden", "epochs", "batch_size"):
         if getattr(options, name) < 1:
             problems.append(f"{_flag(name)} must be >= 1; got {getattr(options, name)}")
@@ -298,7 +313,7 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
                 f"{options.objective}: add --objective iwae, or leave {_flag(name)} out"
             )
     if not options.learning_rate > 0:
-        problems.append(f"--learning-rate must be > 0; got {options.learning_rate}")
+        problems.append(f"--learning-rate must be a finite number > 0; got {options.learning_rate}")
     if options.loss_type is not None and options.likelihood not in (None, options.loss_type):
         problems.append(
             f"--loss-type {options.loss_type} and --likelihood {options.likelihood} both "
@@ -336,6 +351,28 @@ def likelihood_name(options: TrainOptions) -> str | None:
     """The likelihood's name: `--likelihood`, else `--loss-type` (None before the run's
     options are resolved, when neither was given)."""
     return options.likelihood if options.likelihood is not None else options.loss_type
+
+
+# The largest finite float32: the model computes in float32, where a larger number is inf.
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _check_numbers(options: TrainOptions) -> list[str]:
+    """Every number an option holds must be finite and fit float32 (NaN, inf and 1e39 are
+    refused whatever the option); the options' own ranges are checked beside."""
+    problems = []
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        values = value if isinstance(value, tuple) else (value,)
+        numbers = [v for v in values if isinstance(v, float | int) and not isinstance(v, bool)]
+        bad = [v for v in numbers if not math.isfinite(v) or abs(v) > _FLOAT32_MAX]
+        if bad:
+            shown = " ".join(f"{v:g}" for v in values)
+            problems.append(
+                f"{_flag(field.name)} takes finite numbers (at most {_FLOAT32_MAX:.4g} in "
+                f"size); got {shown}"
+            )
+    return problems
 
 
 def decoder_output(options: TrainOptions) -> DecoderOutput:

@@ -10,6 +10,7 @@ from jaxtyping import Int
 from ..data import DataFile, DataSplit, RowSource, open_data, split_indices
 from ._data_options import DEFAULT_SPLIT, DataOptions
 from ._errors import RunError
+from ._progress import progress
 
 SPLIT_FILE: Final = "split.npz"
 SPLIT_SEED: Final = 0
@@ -47,9 +48,23 @@ class Subset:
 
 
 def open_own_data(options: DataOptions) -> DataFile:
-    """The `--data` file or folder, opened and checked (a DataError if it is unusable)."""
+    """The `--data` file or folder, opened and checked (a DataError if it is unusable); on
+    a terminal, a bar shows the scan of a .npy file's values."""
     assert options.data is not None
-    return open_data(options.data, key=options.data_key, image_size=options.image_size)
+    with progress(0, f"checking {options.data.name}") as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return open_data(
+            options.data,
+            key=options.data_key,
+            image_size=options.image_size,
+            image_mode=options.image_mode,
+            value_range=options.value_range,
+            progress=advance,
+        )
 
 
 def model_shape(data: DataFile, model: str) -> tuple[int, ...]:
@@ -118,6 +133,8 @@ def data_record(data: DataFile) -> dict[str, Any]:
         "example_shape": list(data.example_shape),
         "dtype": str(data.dtype),
         "value_range": list(data.value_range),
+        # The stored values mapped onto [0, 1] (null: floating-point data used as it is).
+        "scaled_from": None if data.scaled_from is None else list(data.scaled_from),
     }
 
 

@@ -15,6 +15,8 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._atomic import atomic_path
+
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 PLOT_NAMES = ("training_curves", "kl_per_dimension", "reconstructions", "samples", "traversals")
@@ -22,8 +24,11 @@ PLOT_NAMES = ("training_curves", "kl_per_dimension", "reconstructions", "samples
 
 def _save(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=110, bbox_inches="tight", format=path.suffix[1:])
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -53,12 +58,18 @@ def _train_line(
 
 
 def plot_training_curves(
-    steps: Mapping[str, Sequence[float]], epochs: Sequence[Mapping[str, Any]], path: Path
+    steps: Mapping[str, Sequence[float]],
+    epochs: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    restarts: Sequence[float] = (),
 ) -> Path:
     """Loss, reconstruction, KL and KL weight against the step; validation per epoch.
 
     For the capacity objective the KL is drawn with its target `C`, and the last panel is
     the gap `|KL - C|` that `gamma` weights; for beta-TC a third row shows the KL's parts.
+    `restarts` are the steps at which a cyclical KL weight starts a new cycle at 0: the
+    annealed validation loss of an epoch ending there has no KL term, and is marked so.
     """
     step = np.asarray(steps["step"], dtype=np.float64)
     window = max(1, len(step) // 100)
@@ -105,6 +116,8 @@ def plot_training_curves(
         if val_name is not None and any(val_name in e for e in epochs):
             val = [e.get(val_name, math.nan) for e in epochs]
             axis.plot(epoch_step, val, "o-", color="tab:orange", markersize=2.5, label="validation")
+            if name == "loss":
+                _mark_restarts(axis, epoch_step, val, restarts)
             axis.legend(loc="upper right", fontsize=8)
         if name == "loss" and any("val_neg_elbo" in e for e in epochs):
             neg_elbo = [e.get("val_neg_elbo", math.nan) for e in epochs]
@@ -126,6 +139,25 @@ def plot_training_curves(
         axis.set_xlabel("step")
     figure.suptitle("Training curves")
     return _save(figure, path)
+
+
+def _mark_restarts(
+    axis: Axes, epoch_step: FloatArray, values: Sequence[float], restarts: Sequence[float]
+) -> None:
+    """Ring the validation points taken where the KL weight restarted at 0."""
+    marked = [(x, y) for x, y in zip(epoch_step, values, strict=True) if x in set(restarts)]
+    if not marked:
+        return
+    xs, ys = zip(*marked, strict=True)
+    axis.plot(
+        xs,
+        ys,
+        "o",
+        markersize=7,
+        markerfacecolor="none",
+        color="tab:red",
+        label="KL weight restarted at 0:\nno KL term in this point",
+    )
 
 
 def plot_kl_per_dimension(

@@ -107,8 +107,17 @@ def open_run_folder(folder: Path, *, resume: bool, overwrite: bool) -> RunFolder
         if created:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    _remove_stale_temporaries(folder)
     before = frozenset(os.listdir(folder))
     return RunFolder(folder, lock, created=created, before=before)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files of atomic writes (`.NAME.tmp-PID`) that a process killed
+    mid-write left; the folder's lock says no other process is writing them now."""
+    for path in folder.glob(".*.tmp-*"):
+        if path.is_file() and path.name.rsplit("-", 1)[-1].isdigit():
+            path.unlink(missing_ok=True)
 
 
 def _check_contents(folder: Path, *, resume: bool, overwrite: bool) -> None:
@@ -144,12 +153,13 @@ class FirstStep(Callback):
 @contextlib.contextmanager
 def holding(folder: Path) -> Iterator[None]:
     """Hold an existing run folder's lock for a while (`elbox eval` and `elbox plot` write
-    into it); a folder that does not exist is left to the caller to report.
+    into it); a folder that does not exist or holds no run is left untouched, to the
+    caller to report. The lock file is gone again when the block ends.
 
     Raises:
         RunError: when another process holds the folder.
     """
-    if not folder.is_dir():
+    if not folder.is_dir() or not holds_run(folder):  # nothing to hold: leave it untouched
         yield
         return
     lock = FolderLock(folder, name=LOCK_FILE, what="the run folder")

@@ -11,7 +11,7 @@ import numpy as np
 from .. import data as datasets
 from ..data import DataFile, DataSplit
 from ._errors import RunError
-from ._ground_truth import shapes_grid
+from ._grid_splits import grid_splits
 from ._options import STANDARD_DATASETS, TrainOptions, data_name
 from ._own_data import ModelRows, Subset, data_split, model_shape, open_own_data, plot_shape
 from ._processes import Processes
@@ -20,9 +20,6 @@ from ._standard_sets import standard_splits
 VALIDATION_FRACTION = 0.1
 VALIDATION_BATCH = 256
 SHAPES_EXAMPLES, SHAPES_TEST = 6000, 1000
-# Images drawn from the shapes factor grid (3 shapes x 6 scales x 10 rotations x 16 x 16
-# positions = 46,080 images): a training set and a test set.
-SHAPES_GRID_EXAMPLES, SHAPES_GRID_TEST = 20_000, 2_000
 
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
@@ -53,8 +50,9 @@ def load_splits(
 ) -> Splits:
     """The train, validation and test data.
 
-    For a bundled data set, validation is the last 10% of its training set; a standard data
-    set has its published splits (see `_standard_sets`). For `--data`,
+    For a bundled data set, validation is the last 10% of its training set (the shapes
+    factor grids are split by image: see `_grid_splits`); a standard data set has its
+    published splits (see `_standard_sets`). For `--data`,
     the split saved in `folder` (when given and present), else a new seeded split; `data` is
     the opened data, if it already is.
     """
@@ -82,10 +80,10 @@ def load_splits(
         images = sprites.images
         train, test, image_shape = images[:-SHAPES_TEST], images[-SHAPES_TEST:], sprites.image_shape
     else:
-        grid = shapes_grid()
-        images = grid.sample_observations(SHAPES_GRID_EXAMPLES, np.random.RandomState(0))
-        train, test = images[:-SHAPES_GRID_TEST], images[-SHAPES_GRID_TEST:]
-        image_shape = grid.observation_shape
+        # Disjoint factor codes: no image is in two splits, nor among the scores' draws.
+        grid = grid_splits(options.dataset)
+        train, test = grid.images(grid.pool), grid.images(grid.test)
+        image_shape = grid.grid.observation_shape
     shape = (-1, math.prod(image_shape)) if options.model == "mlp" else (-1, *image_shape)
     train = np.asarray(train, np.float32).reshape(shape)
     test = np.asarray(test, np.float32).reshape(shape)
@@ -101,6 +99,13 @@ def check_sizes(options: TrainOptions, splits: Splits, processes: Processes) -> 
         raise RunError(
             f"--batch-size {options.batch_size} is larger than the {count} training examples "
             f"of {name}; use --batch-size {count} or less"
+        )
+    update = options.batch_size * options.accumulate
+    if update > count:
+        raise RunError(
+            f"--accumulate {options.accumulate} batches of --batch-size {options.batch_size} "
+            f"({update} examples per update) is more than the {count} training examples of "
+            f"{name}; use a smaller --accumulate"
         )
     devices = processes.devices
     if options.batch_size % devices:

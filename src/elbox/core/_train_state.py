@@ -6,8 +6,10 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int, PRNGKeyArray
 
-from .._custom_types import Model, ModelState, OptState, Params
+from .._custom_types import Model, ModelState, OptState, Params, Weights
 from ..frameworks._model_def import AbstractModelDef
+from ._precision import DynamicLossScale
+from ._step_options import StepOptions
 
 
 class TrainState(eqx.Module):
@@ -38,11 +40,19 @@ class TrainState(eqx.Module):
 
     model_state: ModelState = None
     """The model's untrained arrays: an NNX model's RNG keys and counters and batch
-    statistics; an Equinox model's integer arrays, if any."""
+    statistics; an Equinox model's integer arrays, if any, and the `eqx.nn.State` of a
+    `WithState` model (BatchNorm's running statistics)."""
 
     skipped: Int[Array, ""] = eqx.field(default_factory=lambda: jnp.zeros((), jnp.int32))
     """How many steps were skipped because their loss or a gradient was not finite (an
     int32 scalar)."""
+
+    ema_params: Params | None = None
+    """The exponential moving average of `params` (in their structure), when the step
+    keeps one (`ema_decay`); None otherwise."""
+
+    loss_scale: DynamicLossScale | None = None
+    """The dynamic loss scale of a float16 step (`precision="float16"`); None otherwise."""
 
     definition: AbstractModelDef | None = eqx.field(static=True, default=None)
     """The static part of the model, which `model` merges the arrays into (None in a state
@@ -62,6 +72,37 @@ class TrainState(eqx.Module):
             )
         return self.definition.merge(self.params, self.model_state)
 
+    @property
+    def ema_model(self) -> Model:
+        """The model with the averaged parameters (`ema_params`) and the current model
+        state: a new model object on each access.
+
+        Raises:
+            ValueError: for a state without an average (made without `ema_decay`), or
+                without a `definition`.
+        """
+        return self.model_with("ema")
+
+    def model_with(self, weights: Weights) -> Model:
+        """The model with the `"trained"` parameters (`model`) or their `"ema"`.
+
+        Raises:
+            ValueError: for `"ema"` on a state without an average, for a state without a
+                `definition`, or for another `weights`.
+        """
+        if weights == "trained":
+            return self.model
+        if weights != "ema":
+            raise ValueError(f"weights must be 'trained' or 'ema'; got {weights!r}")
+        if self.ema_params is None:
+            raise ValueError(
+                "this TrainState keeps no average of the parameters; make it with "
+                "ema_decay=... (TrainStep, VAETrainer, LossFnTrainer)"
+            )
+        if self.definition is None:
+            raise ValueError("this TrainState has no model definition to rebuild the model from")
+        return self.definition.merge(self.ema_params, self.model_state)
+
 
 def initial_state(
     definition: AbstractModelDef,
@@ -71,8 +112,11 @@ def initial_state(
     *,
     key: PRNGKeyArray,
     opt_state: OptState | None = None,
+    options: StepOptions | None = None,
 ) -> TrainState:
-    """The state at step 0 of a split model: `opt_state` as given, or a fresh one."""
+    """The state at step 0 of a split model: `opt_state` as given, or a fresh one; an
+    average of the parameters and a loss scale where `options` ask for them."""
+    options = StepOptions() if options is None else options
     if opt_state is None:
         # optax is not clean under jax_numpy_dtype_promotion="strict" (adam's decay**count).
         with jax.numpy_dtype_promotion("standard"):
@@ -85,5 +129,8 @@ def initial_state(
         step=jnp.zeros((), jnp.int32),
         key=key,
         skipped=jnp.zeros((), jnp.int32),
+        # A copy, not the same arrays: a step may donate both.
+        ema_params=None if options.average is None else jax.tree.map(jnp.copy, params),
+        loss_scale=options.initial_loss_scale,
         definition=definition,
     )

@@ -1,7 +1,8 @@
 """`TrainStep`: one training step, from a batch to the next `TrainState`, as a pure function.
 
 Everything a step does is in `TrainStep.__call__`: the loss and its gradient with respect
-to the trained parameters, the non-finite guard, and the optimizer update.
+to the trained parameters (over micro-batches when it accumulates, in the precision of its
+policy), the non-finite guard, the optimizer update, and the average of the parameters.
 """
 
 import functools
@@ -23,11 +24,15 @@ from .._custom_types import (
     NonFinite,
     Params,
     StepLike,
+    Weights,
 )
 from .._dtypes import float_dtype
 from .._validation import checked_choice
+from ..frameworks._model_def import AbstractModelDef
 from ..frameworks._seam import framework_of
 from ..objectives._objective import AbstractObjective, step_key
+from ._precision import PrecisionName, PrecisionPolicy, cast_floating, cast_like
+from ._step_options import StepOptions
 from ._train_state import TrainState, initial_state
 
 NONFINITE_CHOICES = ("skip", "raise", "apply")
@@ -47,6 +52,25 @@ def _keep_unless(ok: Bool[Array, ""], new: _Tree, old: _Tree) -> _Tree:
     return kept
 
 
+def micro_batches(batch: Batch, count: int) -> Batch:
+    """`batch` split into `count` micro-batches stacked on a new leading axis: micro-batch
+    `j` holds examples `j, j + count, j + 2 count, ...` (strided, so that on a mesh each
+    one is spread over every device)."""
+
+    def split(leaf: Array) -> Array:
+        leaf = jnp.asarray(leaf)
+        if leaf.ndim == 0 or leaf.shape[0] % count:
+            size = "a scalar" if leaf.ndim == 0 else f"{leaf.shape[0]} examples"
+            raise ValueError(
+                f"accumulate={count} splits each batch into {count} equal micro-batches; "
+                f"this batch has {size}: give batches of a multiple of {count} examples"
+            )
+        return jnp.swapaxes(leaf.reshape(leaf.shape[0] // count, count, *leaf.shape[1:]), 0, 1)
+
+    split_batch: Batch = jax.tree.map(split, batch)
+    return split_batch
+
+
 class TrainStep(eqx.Module):
     """One training step as a pure function: `state, metrics = train_step(state, batch)`.
 
@@ -59,13 +83,16 @@ class TrainStep(eqx.Module):
     A step computes the loss and its gradient with respect to `state.params`, then the
     optimizer's update. When the loss or a gradient is not finite, `nonfinite` decides:
 
-    - `"skip"` (the default): the parameters, optimizer state and model state stay bit
-      for bit as they were, `state.skipped` counts the step and the metric `skipped` is 1;
+    - `"skip"` (the default): the parameters, optimizer state, model state, average and
+      (float16) loss scale stay bit for bit as they were, except that the loss scale is
+      lowered; `state.skipped` counts the step and the metric `skipped` is 1;
     - `"raise"`: the same here (a pure function cannot raise on a value it computes);
       the stateful trainers raise `NonFiniteStepError` after such a step;
     - `"apply"`: the update is applied anyway, and there is no `skipped` metric.
 
-    Either way the step counter advances.
+    Either way the step counter advances. One call is one optimizer update, and
+    `state.step` counts updates: the KL schedule, the noise keys and the average's
+    warm-up all see the update count, whatever `accumulate` is.
 
     Args:
         loss: an `AbstractObjective`, called with the step and the step's key
@@ -73,6 +100,23 @@ class TrainStep(eqx.Module):
             loss_fn(model, batch) -> (loss, metrics)`, called with the traced step.
         optimizer: an optax `GradientTransformation`.
         nonfinite: `"skip"`, `"raise"` or `"apply"`.
+        ema_decay: keep an exponential moving average of the parameters in
+            `state.ema_params`, with this decay (see `ema_warmup`); None keeps none.
+            The update is one pass over the parameters, after each applied update.
+        ema_warmup: average with decay `min(ema_decay, (1 + t) / (10 + t))` at step `t`
+            (TensorFlow's warm-up), rather than `ema_decay` from the first step. The
+            average starts as the initial parameters either way (no bias correction).
+        accumulate: split each batch into this many micro-batches (examples `j, j + k,
+            ...` in micro-batch `j`), run them one after another (`lax.scan`: the memory
+            of one micro-batch) and apply one update with the mean of their gradients,
+            equal up to rounding to one step on the whole batch with the same noise. The
+            non-finite guard sees the accumulated gradient; the metrics are the means over
+            the micro-batches; micro-batch `j` draws its noise from
+            `fold_in(step key, j)`; a model's state (BatchNorm statistics) advances
+            micro-batch by micro-batch.
+        precision: `"float32"` (the default: no casting), `"bfloat16"`, `"float16"`
+            (with dynamic loss scaling; needs `nonfinite="skip"`), or a
+            `PrecisionPolicy`.
 
     Example:
         >>> import jax, jax.numpy as jnp, optax
@@ -92,6 +136,7 @@ class TrainStep(eqx.Module):
     loss: AbstractObjective | LossFnFactory
     optimizer: optax.GradientTransformation
     nonfinite: NonFinite = eqx.field(static=True)
+    options: StepOptions = eqx.field(static=True)
 
     def __init__(
         self,
@@ -99,6 +144,10 @@ class TrainStep(eqx.Module):
         optimizer: optax.GradientTransformation,
         *,
         nonfinite: NonFinite = "skip",
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        accumulate: int = 1,
+        precision: PrecisionName | PrecisionPolicy = "float32",
     ) -> None:
         if not isinstance(loss, AbstractObjective) and not callable(loss):
             raise TypeError(
@@ -113,25 +162,35 @@ class TrainStep(eqx.Module):
         self.optimizer = optimizer
         checked_choice("", "nonfinite", nonfinite, NONFINITE_CHOICES)
         self.nonfinite = nonfinite
+        self.options = StepOptions.checked(
+            ema_decay=ema_decay,
+            ema_warmup=ema_warmup,
+            accumulate=accumulate,
+            precision=precision,
+            nonfinite=nonfinite,
+        )
 
     def init(self, model: Model, *, key: PRNGKeyArray, trainable: object = None) -> TrainState:
         """The state before the first step: the model's arrays and a fresh optimizer state.
 
         Args:
-            model: an Equinox `eqx.Module` or a Flax NNX `nnx.Module` (read, not changed;
-                `state.model` rebuilds it).
+            model: an Equinox `eqx.Module` (a stateful one as `WithState(model, state)`)
+                or a Flax NNX `nnx.Module` (read, not changed; `state.model` rebuilds it).
             key: the base PRNG key of the steps' noise.
             trainable: which arrays are trained: a filter function for an Equinox model
                 (default `eqx.is_inexact_array`, every floating-point array), an `nnx`
                 filter for an NNX one (default `nnx.Param`).
 
         Returns:
-            A `TrainState` at step 0. It holds the model's own arrays (and `key`), not
-            copies: a step that donates the state's buffers deletes them, so keep a copy
-            of the model if you need it afterwards.
+            A `TrainState` at step 0, with a copy of the parameters as their average
+            (with `ema_decay`) and the initial loss scale (float16). It holds the model's
+            own arrays (and `key`), not copies: a step that donates the state's buffers
+            deletes them, so keep a copy of the model if you need it afterwards.
         """
         definition, params, model_state = framework_of(model).split(model, trainable)
-        return initial_state(definition, params, model_state, self.optimizer, key=key)
+        return initial_state(
+            definition, params, model_state, self.optimizer, key=key, options=self.options
+        )
 
     def loss_fn(self, step: StepLike, key: PRNGKeyArray) -> LossFn:
         """`loss_fn(model, batch) -> (loss, metrics)` at `step`, drawing noise from `key`."""
@@ -143,35 +202,42 @@ class TrainStep(eqx.Module):
         """One step on `batch`: the next state and this step's metrics.
 
         The metrics are the loss function's, with `loss` set to the loss that was
-        minimised and, unless `nonfinite="apply"`, `skipped` (1.0 for a skipped step).
+        minimised and, unless `nonfinite="apply"`, `skipped` (1.0 for a skipped step);
+        under float16, `loss_scale` (the scale this step used).
         """
         definition = state.definition
         if definition is None:
             raise ValueError("TrainStep needs a state made by TrainStep.init (it has a model)")
-        loss_fn = self.loss_fn(state.step, step_key(state.key, state.step))
-
-        def loss_of(params: Params) -> tuple[Float[Array, ""], tuple[Metrics, ModelState]]:
-            model = definition.merge(params, state.model_state)
-            loss, metrics = loss_fn(model, batch)
-            # An NNX model advances its RNG counters (and batch statistics) as it runs.
-            return loss, (metrics, definition.model_state_of(model))
-
-        grad_fn = jax.value_and_grad(loss_of, has_aux=True)
-        (loss, (metrics, model_state)), grads = grad_fn(state.params)
+        options = self.options
+        key = step_key(state.key, state.step)
+        if options.accumulate == 1:
+            loss, metrics, model_state, grads = self._gradient(
+                definition, state, state.model_state, batch, key
+            )
+        else:
+            loss, metrics, model_state, grads = self._accumulated_gradient(
+                definition, state, batch, key
+            )
         with jax.numpy_dtype_promotion("standard"):  # optax is not strict-promotion clean
             updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         params = eqx.apply_updates(state.params, updates)
+        ema_params = state.ema_params
+        if options.average is not None:
+            ema_params = options.average.updated(state.ema_params, params, state.step)
         metrics = {**metrics, "loss": loss}
-        skipped = state.skipped
+        skipped, loss_scale = state.skipped, state.loss_scale
         if self.nonfinite != "apply":
             finite = _all_finite(loss, grads)
-            params, opt_state, model_state = _keep_unless(
+            params, opt_state, model_state, ema_params = _keep_unless(
                 finite,
-                (params, opt_state, model_state),
-                (state.params, state.opt_state, state.model_state),
+                (params, opt_state, model_state, ema_params),
+                (state.params, state.opt_state, state.model_state, state.ema_params),
             )
             skipped = skipped + jnp.where(finite, 0, 1).astype(jnp.int32)
             metrics["skipped"] = jnp.where(finite, 0.0, 1.0).astype(float_dtype())
+            if loss_scale is not None:
+                metrics["loss_scale"] = loss_scale.scale.astype(float_dtype())
+                loss_scale = loss_scale.adjusted(finite, options.precision.growth_interval)
         next_state = TrainState(
             params=params,
             opt_state=opt_state,
@@ -179,11 +245,84 @@ class TrainStep(eqx.Module):
             step=state.step + 1,
             key=state.key,
             skipped=skipped,
+            ema_params=ema_params,
+            loss_scale=loss_scale,
             definition=definition,
         )
         return next_state, metrics
 
-    def evaluate(self, state: TrainState, batch: Batch) -> tuple[Float[Array, ""], Metrics]:
-        """`(loss, metrics)` of `state`'s model on `batch` at `state.step`, changing nothing."""
+    def _gradient(
+        self,
+        definition: AbstractModelDef,
+        state: TrainState,
+        model_state: ModelState,
+        batch: Batch,
+        key: PRNGKeyArray,
+    ) -> tuple[Float[Array, ""], Metrics, ModelState, Params]:
+        """`(loss, metrics, model state after, gradient)` of one batch at `state.params`,
+        under the precision policy (the gradient unscaled)."""
+        loss_fn = self.loss_fn(state.step, key)
+        compute = self.options.precision.compute_dtype
+        scale = None if state.loss_scale is None else state.loss_scale.scale
+
+        def loss_of(
+            params: Params,
+        ) -> tuple[Float[Array, ""], tuple[Float[Array, ""], Metrics, ModelState]]:
+            if compute is None:
+                model, state_after = definition.merge_running(params, model_state)
+            else:
+                model, state_after = definition.merge_running(
+                    cast_floating(params, compute), cast_floating(model_state, compute)
+                )
+            loss, metrics = loss_fn(model, batch)
+            # An NNX model advances its RNG counters (and batch statistics) as it runs; a
+            # WithState model returns its new state.
+            after = state_after() if compute is None else cast_like(state_after(), model_state)
+            scaled = loss if scale is None else loss * scale.astype(loss.dtype)
+            return scaled, (loss, metrics, after)
+
+        grad_fn = jax.grad(loss_of, has_aux=True)
+        grads, (loss, metrics, model_state) = grad_fn(state.params)
+        if scale is not None:
+            grads = jax.tree.map(lambda g: g / scale.astype(g.dtype), grads)
+        return loss, metrics, model_state, grads
+
+    def _accumulated_gradient(
+        self, definition: AbstractModelDef, state: TrainState, batch: Batch, key: PRNGKeyArray
+    ) -> tuple[Float[Array, ""], Metrics, ModelState, Params]:
+        """`_gradient` over `accumulate` micro-batches of `batch`, one after another: the
+        means of their losses, metrics and gradients, and the model state after the last."""
+        count = self.options.accumulate
+
+        def one(
+            carry: tuple[Params, ModelState], inputs: tuple[Array, Batch]
+        ) -> tuple[tuple[Params, ModelState], tuple[Float[Array, ""], Metrics]]:
+            total, model_state = carry
+            index, micro_batch = inputs
+            loss, metrics, model_state, grads = self._gradient(
+                definition, state, model_state, micro_batch, jax.random.fold_in(key, index)
+            )
+            total = jax.tree.map(jnp.add, total, grads)
+            return (total, model_state), (loss, metrics)
+
+        zeros = jax.tree.map(jnp.zeros_like, state.params)
+        inputs = (jnp.arange(count, dtype=jnp.int32), micro_batches(batch, count))
+        (total, model_state), (losses, metrics) = jax.lax.scan(
+            one, (zeros, state.model_state), inputs
+        )
+        grads = jax.tree.map(lambda g: g / jnp.asarray(count, g.dtype), total)
+        means = {name: jnp.mean(values) for name, values in metrics.items()}
+        return jnp.mean(losses), means, model_state, grads
+
+    def evaluate(
+        self, state: TrainState, batch: Batch, *, weights: Weights = "trained"
+    ) -> tuple[Float[Array, ""], Metrics]:
+        """`(loss, metrics)` of `state`'s model on `batch` at `state.step`, changing nothing.
+
+        The model runs as evaluation runs it (`framework_of(model).inference`: an Equinox
+        model in inference mode, BatchNorm on its running statistics), with its
+        `"trained"` parameters or their average (`weights="ema"`).
+        """
         loss_fn = self.loss_fn(state.step, step_key(state.key, state.step))
-        return loss_fn(state.model, batch)
+        model = state.model_with(weights)
+        return loss_fn(framework_of(model).inference(model), batch)

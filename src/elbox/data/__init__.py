@@ -7,7 +7,9 @@ your own data from files.
 - [`shapes`][elbox.data.shapes]: binary sprites (squares, ellipses, hearts) drawn with
   NumPy, with their generative factors, for disentanglement experiments;
   [`ShapesGrid`][elbox.data.ShapesGrid]: the same sprites on a discrete factor grid, drawn
-  on demand, as ground truth for `elbox.metrics`' disentanglement scores.
+  on demand, as ground truth for `elbox.metrics`' disentanglement scores;
+  [`FactorSubset`][elbox.data.FactorSubset]: ground-truth data restricted to some of its
+  factor codes (held-out sets, fewer factors).
 - The standard data sets by name, read from their published files (downloaded into the
   data folder, [`data_folder`][elbox.data.data_folder], when missing, checked against
   their published checksums, and cached for reading by rows):
@@ -29,6 +31,7 @@ from ._data_file import open_data as open_data
 from ._digits import Digits as Digits
 from ._digits import digits as digits
 from ._errors import DataError as DataError
+from ._factor_subset import FactorSubset as FactorSubset
 from ._indexed_batches import IndexedBatches as IndexedBatches
 from ._indexed_batches import RowSource as RowSource
 from ._indexed_batches import indexed_batches as indexed_batches

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from jaxtyping import Float32, Int
 
 from ._errors import DataError
-from ._image_folder import read_image_folder
+from ._image_folder import IMAGE_MODES, ImageMode, read_image_folder
 
 DataFormat = Literal["npy", "npz", "images", "bits"]
 """How the data is stored: a `.npy` file, a `.npz` file or a folder of images; `"bits"` is
@@ -21,10 +21,12 @@ and dSprites."""
 
 # The scan for NaN, infinities and the value range reads about this many bytes at a time.
 _SCAN_BYTES: Final = 1 << 25
-# Integer data is scaled by the first of these maxima that bounds it: 8- and 16-bit images.
-_INTEGER_MAXIMA: Final = (255, 65535)
+# float32 tells apart every integer up to this many: a wider value range would merge some.
+_FLOAT32_INTEGERS: Final = 1 << 24
 
 RowReader = Callable[[Int[np.ndarray, " rows"]], npt.NDArray[Any]]
+Progress = Callable[[int, int], object]
+"""Told `(examples done, examples in all)` as a file is scanned."""
 
 
 def _checked_rows(rows: object, num_examples: int) -> npt.NDArray[np.int64]:
@@ -137,12 +139,19 @@ def _example_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _scan(
-    chunks: Iterator[tuple[int, npt.NDArray[Any]]], floating: bool, where: str
+    chunks: Iterator[tuple[int, npt.NDArray[Any]]],
+    floating: bool,
+    where: str,
+    progress: Progress | None = None,
+    num_examples: int = 0,
 ) -> tuple[float, float]:
-    """The smallest and largest value; a DataError counting NaN and infinite values."""
+    """The smallest and largest value; a DataError counting NaN and infinite values.
+    `progress(done, num_examples)` is told of each chunk's end."""
     bad, first_bad = 0, None
     low, high = math.inf, -math.inf
     for first, chunk in chunks:
+        if progress is not None:
+            progress(first + len(chunk), num_examples)
         values = chunk
         if floating:
             finite = np.isfinite(chunk)
@@ -164,15 +173,19 @@ def _scan(
     return low, high
 
 
-def _integer_scale(low: float, high: float, where: str) -> float:
-    for maximum in _INTEGER_MAXIMA:
-        if low >= 0 and high <= maximum:
-            return 1.0 / maximum
-    raise DataError(
-        f"{where} holds integers from {low:g} to {high:g}; elbox reads integer data as "
-        "8-bit (0 to 255) or 16-bit (0 to 65535) images and scales it to [0, 1]; convert "
-        "other integer data to floating point"
-    )
+def _outside(
+    chunks: Iterator[tuple[int, npt.NDArray[Any]]], low: float, high: float
+) -> tuple[int, tuple[int, ...] | None]:
+    """How many values lie outside [low, high], and the index of the first."""
+    count, first_index = 0, None
+    for first, chunk in chunks:
+        outside = (chunk < low) | (chunk > high)
+        if outside.any():
+            count += int(np.count_nonzero(outside))
+            if first_index is None:
+                index = np.unravel_index(int(np.argmax(outside)), chunk.shape)
+                first_index = (first + int(index[0]), *(int(i) for i in index[1:]))
+    return count, first_index
 
 
 @final
@@ -181,10 +194,12 @@ class DataFile:
 
     Made by [`open_data`][elbox.data.open_data], which checks the data once, and by the
     standard data sets ([`mnist`][elbox.data.mnist] and the others), whose splits are
-    files of elbox's cache. `take(rows)`
-    reads the examples at `rows` as float32: integer images scaled to [0, 1], floating-point
-    data as it is. A `.npy` file is read lazily, so the data may be larger than the memory;
-    a `.npz` file and the images of a folder are read into memory (as stored, e.g. uint8).
+    files of elbox's cache. `take(rows)` reads the examples at `rows` as float32:
+    `(stored - offset) * scale`, which maps `scaled_from` onto [0, 1] (uint8 and uint16 by
+    their dtype's range, other data by the `value_range` asked for), or floating-point
+    data as it is. A `.npy` file is read lazily, so the data may be larger than the
+    memory; a `.npz` file and the images of a folder are read into memory (as stored,
+    e.g. uint8).
 
     Attributes:
         path: the file or folder.
@@ -196,10 +211,14 @@ class DataFile:
             `(height, width, channels)` for images (a greyscale array `(n, height, width)`
             gains a channel axis of 1).
         dtype: the stored dtype.
-        scale: what `take` multiplies the stored values by (`1/255` for 8-bit images, 1
-            for floating point).
-        value_range: `(low, high)` of the values `take` returns: the smallest and largest
-            value of floating-point data, `(0.0, 1.0)` for images.
+        scale: what `take` multiplies the stored values by, once `offset` is subtracted
+            (`1/255` for 8-bit images, 1 for floating point used as it is).
+        offset: what `take` subtracts from the stored values first (0 but for a
+            `value_range` that starts elsewhere).
+        scaled_from: the stored values mapped onto 0 and 1 (`(0, 255)` for uint8, the
+            `value_range` asked for, ...), or None for floating-point data used as it is.
+        value_range: `(low, high)` of the values `take` returns: `(0.0, 1.0)` for scaled
+            data, the smallest and largest value of floating-point data used as it is.
     """
 
     def __init__(
@@ -212,6 +231,9 @@ class DataFile:
         scale: float,
         value_range: tuple[float, float],
         reader: Callable[[Int[np.ndarray, " rows"]], npt.NDArray[Any]],
+        *,
+        offset: float = 0.0,
+        scaled_from: tuple[float, float] | None = None,
     ) -> None:
         self.path = path
         self.format: DataFormat = format
@@ -220,6 +242,8 @@ class DataFile:
         self.example_shape = _example_shape(shape)
         self.dtype = dtype
         self.scale = scale
+        self.offset = offset
+        self.scaled_from = scaled_from
         self.value_range = value_range
         self._reader = reader
 
@@ -256,6 +280,10 @@ class DataFile:
         """
         checked = _checked_rows(rows, self.num_examples)
         values = self._reader(checked).reshape(len(checked), *self.example_shape)
+        if self.offset != 0.0 or (values.dtype.itemsize > 2 and values.dtype.kind in "iu"):
+            # Wide integers and shifted ranges: subtracted in float64, where it is exact.
+            wide = (values.astype(np.float64) - self.offset) * self.scale
+            return wide.astype(np.float32)
         result = values.astype(np.float32)
         if self.scale != 1.0:
             result *= np.float32(self.scale)
@@ -274,20 +302,72 @@ class DataFile:
         )
 
 
-def _scale_and_range(
-    dtype: np.dtype[Any], chunks: Callable[[], Iterator[tuple[int, npt.NDArray[Any]]]], where: str
-) -> tuple[float, tuple[float, float]]:
+Chunks = Callable[[], Iterator[tuple[int, npt.NDArray[Any]]]]
+
+
+@final
+class _Scaling:
+    """How stored values become the values `take` returns: `(x - offset) * scale`."""
+
+    def __init__(
+        self,
+        offset: float,
+        scale: float,
+        value_range: tuple[float, float],
+        scaled_from: tuple[float, float] | None,
+    ) -> None:
+        self.offset, self.scale = offset, scale
+        self.value_range, self.scaled_from = value_range, scaled_from
+
+
+def _scaling(
+    dtype: np.dtype[Any],
+    chunks: Chunks,
+    where: str,
+    value_range: tuple[float, float] | None,
+    progress: Progress | None,
+    num_examples: int,
+) -> _Scaling:
+    """The rule for `dtype` (see `open_data`), after checking the values it needs to."""
+    if value_range is not None:
+        low, high = value_range
+        if dtype.kind in "iub" and high - low > _FLOAT32_INTEGERS:
+            raise DataError(
+                f"a value range of {low:g} to {high:g} spans more than 2**24 integers, which "
+                f"float32 cannot all tell apart; {where} would not be read exactly: narrow "
+                "the range, or convert the data to floating point yourself"
+            )
+        if dtype.kind == "f":  # NaN and infinities are refused first
+            _scan(chunks(), True, where, progress, num_examples)
+        count, first = _outside(chunks(), low, high)
+        if count:
+            found_low, found_high = _scan(chunks(), dtype.kind == "f", where)
+            raise DataError(
+                f"{where} holds {count} value{'s' if count > 1 else ''} outside the value "
+                f"range {low:g} to {high:g}, the first at index {first}; its values run from "
+                f"{found_low:g} to {found_high:g}: give a value range that holds them all"
+            )
+        return _Scaling(low, 1.0 / (high - low), (0.0, 1.0), (low, high))
     if dtype.kind == "b":
-        return 1.0, (0.0, 1.0)
-    if dtype == np.uint8 or dtype == np.uint16:  # images: no need to read the data
-        return 1.0 / float(np.iinfo(dtype).max), (0.0, 1.0)
-    low, high = _scan(chunks(), dtype.kind == "f", where)
+        return _Scaling(0.0, 1.0, (0.0, 1.0), (0.0, 1.0))
+    if dtype == np.uint8 or dtype == np.uint16:  # by the dtype's range: no need to read
+        maximum = float(np.iinfo(dtype).max)
+        return _Scaling(0.0, 1.0 / maximum, (0.0, 1.0), (0.0, maximum))
+    low, high = _scan(chunks(), dtype.kind == "f", where, progress, num_examples)
     if dtype.kind in "iu":
-        return _integer_scale(low, high, where), (0.0, 1.0)
-    return 1.0, (low, high)
+        raise DataError(
+            f"{where} holds {dtype} values from {low:g} to {high:g}; elbox scales integers "
+            "by their dtype's range only for uint8 (0 to 255) and uint16 (0 to 65535): say "
+            "which range these values come from with --value-range LO HI (value_range=(LO, "
+            "HI) in Python), e.g. --value-range 0 4095 for 12-bit data, or save them as "
+            "uint8 or uint16"
+        )
+    return _Scaling(0.0, 1.0, (low, high), None)
 
 
-def _open_npy(path: Path) -> DataFile:
+def _open_npy(
+    path: Path, value_range: tuple[float, float] | None, progress: Progress | None
+) -> DataFile:
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as error:  # object arrays, or a damaged header
@@ -317,12 +397,40 @@ def _open_npy(path: Path) -> DataFile:
         def chunks() -> Iterator[tuple[int, npt.NDArray[Any]]]:
             return _array_chunks(mapped, dtype.itemsize * math.prod(shape[1:]))
 
-    scale, value_range = _scale_and_range(dtype, chunks, str(path))
-    return DataFile(path, "npy", None, shape, dtype, scale, value_range, reader)
+    scaling = _scaling(dtype, chunks, str(path), value_range, progress, shape[0])
+    return _data_file(path, "npy", None, shape, dtype, scaling, reader)
+
+
+def _data_file(
+    path: Path,
+    format: DataFormat,
+    key: str | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    scaling: _Scaling,
+    reader: RowReader,
+) -> DataFile:
+    return DataFile(
+        path,
+        format,
+        key,
+        shape,
+        dtype,
+        scaling.scale,
+        scaling.value_range,
+        reader,
+        offset=scaling.offset,
+        scaled_from=scaling.scaled_from,
+    )
 
 
 def _in_memory(
-    path: Path, format: DataFormat, key: str | None, array: npt.NDArray[Any], where: str
+    path: Path,
+    format: DataFormat,
+    key: str | None,
+    array: npt.NDArray[Any],
+    where: str,
+    value_range: tuple[float, float] | None,
 ) -> DataFile:
     shape = tuple(int(size) for size in array.shape)
     _check_numeric(array.dtype, where)
@@ -331,15 +439,15 @@ def _in_memory(
     def chunks() -> Iterator[tuple[int, npt.NDArray[Any]]]:
         return _array_chunks(array, array.dtype.itemsize * math.prod(shape[1:]))
 
-    scale, value_range = _scale_and_range(array.dtype, chunks, where)
+    scaling = _scaling(array.dtype, chunks, where, value_range, None, shape[0])
 
     def reader(rows: Int[np.ndarray, " rows"]) -> npt.NDArray[Any]:
         return np.asarray(array[rows])
 
-    return DataFile(path, format, key, shape, array.dtype, scale, value_range, reader)
+    return _data_file(path, format, key, shape, array.dtype, scaling, reader)
 
 
-def _open_npz(path: Path, key: str | None) -> DataFile:
+def _open_npz(path: Path, key: str | None, value_range: tuple[float, float] | None) -> DataFile:
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as error:
@@ -365,7 +473,7 @@ def _open_npz(path: Path, key: str | None) -> DataFile:
                     "elbox trains on integer images or floating-point arrays"
                 ) from None
             raise DataError(f"{path}[{key!r}] cannot be read: {error}") from None
-    return _in_memory(path, "npz", key, array, f"{path}[{key!r}]")
+    return _in_memory(path, "npz", key, array, f"{path}[{key!r}]", value_range)
 
 
 def _checked_image_size(image_size: object) -> tuple[int, int] | None:
@@ -383,11 +491,30 @@ def _checked_image_size(image_size: object) -> tuple[int, int] | None:
     return int(height), int(width)
 
 
+def _checked_value_range(value_range: object) -> tuple[float, float] | None:
+    if value_range is None:
+        return None
+    if (
+        isinstance(value_range, tuple | list)
+        and len(value_range) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value_range)
+        and all(math.isfinite(v) for v in value_range)
+        and value_range[0] < value_range[1]
+    ):
+        return float(value_range[0]), float(value_range[1])
+    raise ValueError(
+        f"value_range must be (low, high), two finite numbers low < high; got {value_range!r}"
+    )
+
+
 def open_data(
     path: str | os.PathLike[str],
     *,
     key: str | None = None,
     image_size: tuple[int, int] | None = None,
+    image_mode: ImageMode | None = None,
+    value_range: tuple[float, float] | None = None,
+    progress: Progress | None = None,
 ) -> DataFile:
     """Open your own data for training, and check it before any training starts.
 
@@ -396,18 +523,31 @@ def open_data(
       file larger than the memory trains with bounded resident memory.
     - A `.npz` file: the array named `key`, or its only array; read into memory.
     - A folder of PNG or JPEG images (sub-folders included; hidden files skipped), read
-      with Pillow into memory as uint8: greyscale when every image is, RGB otherwise.
-      All must have the same size, unless `image_size=(height, width)` resizes them.
+      with Pillow into memory, each in its own mode (grey, grey and alpha, RGB, RGBA) and
+      bit depth (8 or 16): uint8 or uint16. All must have the same size, unless
+      `image_size=(height, width)` resizes them, and the same mode and depth, unless
+      `image_mode` converts them; images that cannot be read exactly (16-bit colour,
+      CMYK) are refused. The command-line guide gives the rules.
 
     Arrays hold vectors `(n, features)`, greyscale images `(n, height, width)` or images
-    with channels last `(n, height, width, channels)`. Integer values are read as 8-bit
-    (0 to 255) or 16-bit (0 to 65535) images and scaled to [0, 1]; floating-point values
-    are used as they are, and are checked for NaN and infinities once, in chunks.
+    with channels last `(n, height, width, channels)`. The values become float32 by one
+    stated rule, which `DataFile.scaled_from` records:
+
+    - `value_range=(lo, hi)`: `(x - lo) / (hi - lo)`, mapping [lo, hi] onto [0, 1]; a
+      value outside the range is refused (with the count and the first index);
+    - otherwise uint8 and uint16 by their dtype's range (`x / 255`, `x / 65535`), bool as
+      0 and 1, floating-point values as they are (checked for NaN and infinities once, in
+      chunks); any other integer dtype (int16, int64, ...) is refused with its values'
+      range, since its dtype's range is no guide to what it holds: give `value_range`.
 
     Args:
         path: the `.npy` or `.npz` file, or the folder of images.
         key: the array to use in a `.npz` file holding several.
         image_size: `(height, width)` to resize a folder's images to.
+        image_mode: `"L"`, `"LA"`, `"RGB"` or `"RGBA"`: convert a folder's images to it.
+        value_range: `(lo, hi)`, the range of the stored values, mapped onto [0, 1].
+        progress: called with `(examples done, examples in all)` as a `.npy` file's
+            values are scanned (for a progress bar).
 
     Returns:
         A [`DataFile`][elbox.data.DataFile]: `take(rows)` reads examples as float32.
@@ -432,6 +572,9 @@ def open_data(
     """
     location = Path(path)
     size = _checked_image_size(image_size)
+    scaled = _checked_value_range(value_range)
+    if image_mode is not None and image_mode not in IMAGE_MODES:
+        raise ValueError(f"image_mode must be one of {IMAGE_MODES}; got {image_mode!r}")
     if not location.exists():
         raise DataError(f"no such file or folder: {location}")
     suffix = location.suffix.lower()
@@ -440,8 +583,13 @@ def open_data(
             raise DataError(
                 f"a data key ({key!r}) names an array of a .npz file; {location} is a folder"
             )
-        array = read_image_folder(location, size)
-        return _in_memory(location, "images", None, array, str(location))
+        array = read_image_folder(location, size, image_mode)
+        return _in_memory(location, "images", None, array, str(location), scaled)
+    if image_mode is not None:
+        raise DataError(
+            f"an image mode converts the images of a folder; {location} is a file: convert "
+            "its arrays before saving them"
+        )
     if size is not None:
         raise DataError(
             f"an image size resizes the images of a folder; {location} is a file: resize "
@@ -452,9 +600,9 @@ def open_data(
             raise DataError(
                 f"a data key ({key!r}) names an array of a .npz file; {location} is a .npy file"
             )
-        return _open_npy(location)
+        return _open_npy(location, scaled, progress)
     if suffix == ".npz":
-        return _open_npz(location, key)
+        return _open_npz(location, key, scaled)
     raise DataError(
         f"{location} is not a .npy or .npz file or a folder of PNG or JPEG images; save "
         "your array with np.save(path, array) first"

@@ -9,6 +9,7 @@ from typing import final
 import numpy as np
 from jaxtyping import Int64
 
+from .._atomic import atomic_path
 from ._errors import DataError
 
 _NAMES = ("train", "validation", "test")
@@ -38,8 +39,9 @@ class DataSplit:
         return len(self.train) + len(self.validation) + len(self.test)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the three index arrays to a `.npz` file."""
-        np.savez(Path(path), train=self.train, validation=self.validation, test=self.test)
+        """Write the three index arrays to a `.npz` file (whole or not at all)."""
+        with atomic_path(path) as temporary, temporary.open("wb") as file:
+            np.savez(file, train=self.train, validation=self.validation, test=self.test)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "DataSplit":

@@ -1,4 +1,8 @@
-"""Equinox models: values that split with `eqx.partition` and are called with a key."""
+"""Equinox models: values that split with `eqx.partition` and are called with a key.
+
+A stateful Equinox model travels as `WithState(model, state)`: its `eqx.nn.State` is
+part of the untrained arrays (`model_state`), never of the trained ones.
+"""
 
 import inspect
 from collections.abc import Callable
@@ -6,12 +10,19 @@ from typing import Any, cast, final
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import optax
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
 from .._custom_types import Model, ModelState, OptimizerLike, Params
+from .._dtypes import shared_half_dtype
 from ._framework import AbstractFramework, Binding
 from ._model_def import AbstractModelDef
+from ._with_state import WithState, recording
+
+
+def _is_state_index(node: object) -> bool:
+    return isinstance(node, eqx.nn.StateIndex)
 
 
 @final
@@ -26,9 +37,19 @@ class EquinoxModelDef(AbstractModelDef):
     def merge(self, params: Params, model_state: ModelState) -> Model:
         return eqx.combine(params, model_state, self.skeleton)
 
-    def model_state_of(self, model: Model) -> ModelState:
-        _, others = eqx.partition(model, self.trainable)
-        return eqx.filter(others, eqx.is_array)
+    def merge_running(
+        self, params: Params, model_state: ModelState
+    ) -> tuple[Model, Callable[[], ModelState]]:
+        model = self.merge(params, model_state)
+        if not isinstance(model, WithState):
+            return model, lambda: model_state  # a value: running it changes nothing
+        newest = recording(model)
+
+        def state_after() -> ModelState:
+            after: ModelState = eqx.tree_at(lambda tree: tree.state, model_state, newest())
+            return after
+
+        return model, state_after
 
 
 def _check_takes_key(model: eqx.Module) -> None:
@@ -65,13 +86,24 @@ class EquinoxFramework(AbstractFramework):
                 "trainable must be a filter function for an Equinox model, e.g. "
                 f"eqx.is_inexact_array; got {type(trainable).__name__}"
             )
+        _refuse_loose_state(model)
         params, others = eqx.partition(model, is_trained)
+        if isinstance(model, WithState):  # its eqx.nn.State is never trained
+            params = eqx.tree_at(lambda tree: tree.state, params, None)
+            others = eqx.tree_at(lambda tree: tree.state, others, model.state)
         model_state, skeleton = eqx.partition(others, eqx.is_array)
         return EquinoxModelDef(skeleton, is_trained), params, model_state
 
     def call(self, model: Model, x: Array, *, key: PRNGKeyArray) -> object:
         run: Callable[..., object] = model
         return run(x, key=key)
+
+    def inference(self, model: Model) -> Model:
+        return eqx.nn.inference_mode(model)
+
+    def compute_dtype(self, model: Model) -> jnp.dtype | None:
+        trained = model.model if isinstance(model, WithState) else model
+        return shared_half_dtype(jax.tree.leaves(eqx.filter(trained, eqx.is_inexact_array)))
 
     def bind(self, model: Model, optimizer: OptimizerLike) -> Binding:
         if not isinstance(optimizer, optax.GradientTransformation):
@@ -89,3 +121,15 @@ class EquinoxFramework(AbstractFramework):
 
 EQUINOX = EquinoxFramework()
 """The one `EquinoxFramework`."""
+
+
+def _refuse_loose_state(model: Model) -> None:
+    """A model with stateful layers must come with its state, as `WithState(model, state)`."""
+    if isinstance(model, WithState):
+        return
+    if any(_is_state_index(node) for node in jax.tree.leaves(model, is_leaf=_is_state_index)):
+        raise TypeError(
+            f"{type(model).__name__} has stateful layers (an eqx.nn.StateIndex, as in "
+            "eqx.nn.BatchNorm); pass it with its state: model, state = "
+            "eqx.nn.make_with_state(Model)(...), then elbox.WithState(model, state)"
+        )

@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax.numpy as jnp
 import optax
 from jaxtyping import Array, PRNGKeyArray
 
@@ -80,6 +81,18 @@ class AbstractFramework(abc.ABC):
     def call(self, model: Model, x: Array, *, key: PRNGKeyArray) -> object:
         """The model's raw outputs on a batch `x`, its noise drawn from `key` where the
         framework passes keys (Equinox) or from the model's own RNG state (NNX)."""
+
+    @abc.abstractmethod
+    def inference(self, model: Model) -> Model:
+        """The model as evaluation runs it: an Equinox model in inference mode
+        (`eqx.nn.inference_mode`: BatchNorm on its running statistics, no dropout); an
+        NNX model as it is (its mode is the one you set, `model.eval()`)."""
+
+    @abc.abstractmethod
+    def compute_dtype(self, model: Model) -> jnp.dtype | None:
+        """The 16-bit floating dtype that all of the model's trained parameters have (as
+        under a mixed-precision policy), or None: then the model computes in the dtype of
+        its inputs, as they are."""
 
     @abc.abstractmethod
     def bind(self, model: Model, optimizer: OptimizerLike) -> Binding:

@@ -1,6 +1,7 @@
 """A model's static part: what merges its arrays back into the model."""
 
 import abc
+from collections.abc import Callable
 
 import equinox as eqx
 
@@ -21,9 +22,14 @@ class AbstractModelDef(eqx.Module):
         """The model with these parameters and this untrained state."""
 
     @abc.abstractmethod
-    def model_state_of(self, model: Model) -> ModelState:
-        """The untrained state of `model`, as it is after the model has run.
+    def merge_running(
+        self, params: Params, model_state: ModelState
+    ) -> tuple[Model, Callable[[], ModelState]]:
+        """The model to run inside a training step, and a function that gives its
+        untrained state as it is after the model ran.
 
         A Flax NNX model changes its own RNG counters (and batch statistics) when it runs;
-        a training step reads them back with this. An Equinox model cannot change itself.
+        a stateful Equinox model (`WithState`) returns a new `eqx.nn.State`, which the
+        model given here keeps. A training step reads the new state with the function, in
+        the same trace; a plain Equinox model's state never changes.
         """

@@ -19,6 +19,7 @@ from flax import nnx
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
 from .._custom_types import Model, ModelState, OptimizerLike, OptState, Params
+from .._dtypes import shared_half_dtype
 from ._framework import AbstractFramework, Binding, Home, Homes
 from ._model_def import AbstractModelDef
 
@@ -37,9 +38,16 @@ class NNXModelDef(AbstractModelDef):
     def merge(self, params: Params, model_state: ModelState) -> Model:
         return nnx.merge(self.graphdef, params, model_state)
 
-    def model_state_of(self, model: Model) -> ModelState:
-        _, _, *others = nnx.split(model, self.trainable, ...)
-        return nnx.as_pure(others[0])
+    def merge_running(
+        self, params: Params, model_state: ModelState
+    ) -> tuple[Model, Callable[[], ModelState]]:
+        model = self.merge(params, model_state)
+
+        def state_after() -> ModelState:
+            _, _, *others = nnx.split(model, self.trainable, ...)
+            return nnx.as_pure(others[0])
+
+        return model, state_after
 
 
 def counting(
@@ -142,6 +150,12 @@ class NNXFramework(AbstractFramework):
         # An NNX model draws its noise from its own nnx.Rngs.
         run: Callable[[Array], object] = model
         return run(x)
+
+    def inference(self, model: Model) -> Model:
+        return model
+
+    def compute_dtype(self, model: Model) -> jnp.dtype | None:
+        return shared_half_dtype(jax.tree.leaves(nnx.state(model, nnx.Param)))
 
     def bind(self, model: Model, optimizer: OptimizerLike) -> Binding:
         if not isinstance(optimizer, nnx.Optimizer):

@@ -14,7 +14,9 @@
   [`beta_vae_score`][elbox.metrics.beta_vae_score].
 
 Models are used through `model.encode(x) -> (mean, logvar)` and `model.decode(z)`, both on
-batches; Flax NNX and Equinox models both work.
+batches; Flax NNX and Equinox models both work. An Equinox model runs in inference mode
+(`eqx.nn.inference_mode`): a stateful one (`elbox.WithState`, with BatchNorm) on its
+running statistics, with no dropout.
 """
 
 from ._beta_vae import beta_vae_score as beta_vae_score

@@ -12,6 +12,7 @@ from ._ground_truth import (
     GroundTruthData,
     Representation,
     check_ground_truth,
+    factors_sharing,
     point_groups,
     represent_batch,
     sample_factors,
@@ -101,8 +102,7 @@ def beta_vae_score(
             for i in range(done, done + group):
                 labels[i] = random_state.randint(num_factors)
                 first = sample_factors(data, batch, random_state, num_factors)
-                second = sample_factors(data, batch, random_state, num_factors)
-                second[:, labels[i]] = first[:, labels[i]]
+                second = factors_sharing(data, first, int(labels[i]), random_state, num_factors)
                 observations.append(data.sample_observations_from_factors(first, random_state))
                 observations.append(data.sample_observations_from_factors(second, random_state))
             latents = represent_batch(represent, np.concatenate(observations))

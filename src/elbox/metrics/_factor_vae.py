@@ -9,6 +9,7 @@ from ._ground_truth import (
     GroundTruthData,
     Representation,
     check_ground_truth,
+    factors_sharing,
     point_groups,
     represent_batch,
     represent_in_batches,
@@ -142,6 +143,7 @@ def vote_tables(
     observations = data.sample_observations_from_factors(factors, random_state)
     latents = represent_in_batches(represent, observations)
     global_variances = np.var(latents, axis=0, ddof=1)
+    sharing = hasattr(data, "sample_factors_sharing")
     # A dimension of variance 0 is pruned even at `prune_threshold=0` (the reference would
     # divide by 0 there).
     active = np.flatnonzero((np.sqrt(global_variances) >= prune_threshold) & (global_variances > 0))
@@ -155,8 +157,19 @@ def vote_tables(
             fixed, observations = [], []
             for _ in range(group):
                 factor_index = random_state.randint(num_factors)
-                factors = sample_factors(data, batch_size, random_state, num_factors)
-                factors[:, factor_index] = factors[0, factor_index]
+                if sharing:
+                    # The fixed value from one free draw, the others among codes with it.
+                    first = sample_factors(data, 1, random_state, num_factors)
+                    factors = factors_sharing(
+                        data,
+                        np.repeat(first, batch_size, axis=0),
+                        factor_index,
+                        random_state,
+                        num_factors,
+                    )
+                else:
+                    factors = sample_factors(data, batch_size, random_state, num_factors)
+                    factors[:, factor_index] = factors[0, factor_index]
                 observations.append(data.sample_observations_from_factors(factors, random_state))
                 fixed.append(factor_index)
             latents = represent_batch(represent, np.concatenate(observations))

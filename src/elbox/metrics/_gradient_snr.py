@@ -175,9 +175,9 @@ def _moments(
 
     def gradient(state: ModelState, key: PRNGKeyArray) -> tuple[Params, ModelState]:
         def loss_of(trained: Params) -> tuple[Float[Array, ""], ModelState]:
-            model = definition.merge(trained, state)
+            model, state_after = definition.merge_running(trained, state)
             loss, _ = objective(model, x, step=step, key=key)
-            return loss, definition.model_state_of(model)
+            return loss, state_after()
 
         grads, new_state = jax.grad(loss_of, has_aux=True)(params)
         return grads, new_state

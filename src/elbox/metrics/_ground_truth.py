@@ -76,6 +76,35 @@ def sample_factors(
     return factors
 
 
+def factors_sharing(
+    data: GroundTruthData,
+    factors: npt.NDArray[Any],
+    index: int,
+    random_state: np.random.RandomState,
+    num_factors: int,
+) -> npt.NDArray[Any]:
+    """Codes that share factor `index` with the rows of `factors` and vary the others: the
+    draw of the scores that fix one factor.
+
+    Where `data` draws such codes itself (`sample_factors_sharing(factors, index,
+    random_state)`, as [`FactorSubset`][elbox.data.FactorSubset] does, so that the codes
+    stay in its subset), its draw; otherwise disentanglement_lib's: a fresh draw of
+    `sample_factors` with factor `index` overwritten by the rows' values.
+    """
+    sharing = getattr(data, "sample_factors_sharing", None)
+    if sharing is None:
+        drawn = sample_factors(data, len(factors), random_state, num_factors)
+        drawn[:, index] = factors[:, index]
+        return drawn
+    drawn = np.asarray(sharing(factors, index, random_state))
+    if drawn.shape != (len(factors), num_factors) or not np.issubdtype(drawn.dtype, np.integer):
+        raise ValueError(
+            f"data.sample_factors_sharing must return ints of shape ({len(factors)}, "
+            f"{num_factors}); got {drawn.dtype} of shape {drawn.shape}"
+        )
+    return drawn
+
+
 def represent_batch(represent: Representation, observations: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """`represent(observations)` as a float64 NumPy array `(batch, latent)`, checked."""
     latents = np.asarray(represent(observations), np.float64)

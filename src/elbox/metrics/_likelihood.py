@@ -111,7 +111,8 @@ def log_likelihood(
     data = checked_data(x, "log_likelihood")
     size = checked_batch_size(batch_size, data.shape[0])
     chunk = _chunk_size(samples, size)
-    definition, params, model_state = framework_of(model).split(model)
+    framework = framework_of(model)
+    definition, params, model_state = framework.split(framework.inference(model))
     bounds = []
     for start, count, batch in padded_batches(data, size):
         bound = _bound(

@@ -54,7 +54,8 @@ def posterior_parameters(
     check_model(model, "posterior_parameters")
     data = checked_data(x, "posterior_parameters")
     size = checked_batch_size(batch_size, data.shape[0])
-    definition, params, model_state = framework_of(model).split(model)
+    framework = framework_of(model)
+    definition, params, model_state = framework.split(framework.inference(model))
     means, logvars = [], []
     for _, count, batch in padded_batches(data, size):
         mean, logvar = _encode(definition, params, model_state, batch)

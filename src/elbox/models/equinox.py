@@ -1,4 +1,8 @@
-"""Reference VAEs in Equinox: `model(x, *, key) -> (recon_x, mean, logvar)`."""
+"""Reference VAEs in Equinox: `model(x, *, key) -> (recon_x, mean, logvar)`.
+
+`BatchNormMLPVAE` is stateful: `model(x, state, *, key) -> ((recon_x, mean, logvar),
+state)`, made with `eqx.nn.make_with_state` and trained as `elbox.WithState(model, state)`.
+"""
 
 from collections.abc import Sequence
 from typing import Literal
@@ -106,6 +110,125 @@ class MLPVAE(eqx.Module):
         """
         mean, logvar = self.encode(x)
         return self.decode(reparameterize(mean, logvar, key)), mean, logvar
+
+
+BATCH_AXIS = "batch"
+"""The name of the vmapped batch axis over which `BatchNormMLPVAE` normalises."""
+
+
+class BatchNormMLPVAE(eqx.Module):
+    """`MLPVAE` with batch normalisation after each hidden layer: a stateful Equinox model.
+
+    Encoder `features -> hidden -> BatchNorm -> ReLU -> (mean, logvar)`, decoder
+    `latent -> hidden -> BatchNorm -> ReLU -> features`. Equinox keeps BatchNorm's running
+    statistics outside the model, in an `eqx.nn.State`: make the model with
+    `eqx.nn.make_with_state(BatchNormMLPVAE)(...)`, which returns the model and its
+    state, and train the pair as `elbox.WithState(model, state)`. The model follows the
+    convention of stateful VAEs: `model(x, state, *, key) -> ((recon_x, mean, logvar),
+    state)`, `encode(x, state) -> ((mean, logvar), state)` and `decode(z, state) ->
+    (output, state)`.
+
+    In training, each BatchNorm (`eqx.nn.BatchNorm`, `mode="batch"`, momentum 0.99)
+    normalises with the statistics of the batch and updates its running statistics; in
+    inference mode (`eqx.nn.inference_mode`, as elbox evaluates) it normalises with the
+    running statistics, so each example's output depends on that example alone.
+
+    Args:
+        features: the size of each flat input.
+        hidden: the width of the hidden layers.
+        latent: the dimension of the latent space.
+        output: `"logits"` or `"sigmoid"` (probabilities).
+        key: the parameter initialisers' key.
+
+    Example:
+        >>> import equinox as eqx, jax, jax.numpy as jnp
+        >>> from elbox.models.equinox import BatchNormMLPVAE
+        >>> model, state = eqx.nn.make_with_state(BatchNormMLPVAE)(
+        ...     64, hidden=32, latent=4, key=jax.random.key(0)
+        ... )
+        >>> outputs, state = model(jnp.ones((2, 64)), state, key=jax.random.key(1))
+        >>> [a.shape for a in outputs]
+        [(2, 64), (2, 4), (2, 4)]
+    """
+
+    encoder: eqx.nn.Linear
+    encoder_norm: eqx.nn.BatchNorm
+    mean: eqx.nn.Linear
+    logvar: eqx.nn.Linear
+    decoder_hidden: eqx.nn.Linear
+    decoder_norm: eqx.nn.BatchNorm
+    decoder_out: eqx.nn.Linear
+    output: OutputKind = eqx.field(static=True)
+
+    def __init__(
+        self,
+        features: int,
+        *,
+        hidden: int = 256,
+        latent: int = 16,
+        output: OutputKind = "logits",
+        key: PRNGKeyArray,
+    ) -> None:
+        keys = jax.random.split(key, 5)
+        self.encoder = eqx.nn.Linear(features, hidden, key=keys[0])
+        self.encoder_norm = eqx.nn.BatchNorm(hidden, BATCH_AXIS, mode="batch")
+        self.mean = eqx.nn.Linear(hidden, latent, key=keys[1])
+        self.logvar = eqx.nn.Linear(hidden, latent, key=keys[2])
+        self.decoder_hidden = eqx.nn.Linear(latent, hidden, key=keys[3])
+        self.decoder_norm = eqx.nn.BatchNorm(hidden, BATCH_AXIS, mode="batch")
+        self.decoder_out = eqx.nn.Linear(hidden, features, key=keys[4])
+        self.output = output
+
+    @staticmethod
+    def _hidden(
+        layer: eqx.nn.Linear,
+        norm: eqx.nn.BatchNorm,
+        h: Float[Array, "batch width"],
+        state: eqx.nn.State,
+    ) -> tuple[Float[Array, "batch hidden"], eqx.nn.State]:
+        """`relu(norm(layer(h)))` over the batch, and the state after the norm."""
+
+        def one(
+            v: Float[Array, " width"], state: eqx.nn.State
+        ) -> tuple[Float[Array, " hidden"], eqx.nn.State]:
+            normed: tuple[Float[Array, " hidden"], eqx.nn.State] = norm(layer(v), state)
+            return normed
+
+        out, state = jax.vmap(one, in_axes=(0, None), out_axes=(0, None), axis_name=BATCH_AXIS)(
+            h, state
+        )
+        return jax.nn.relu(out), state
+
+    def encode(
+        self, x: Float[Array, "batch features"], state: eqx.nn.State
+    ) -> tuple[tuple[Float[Array, "batch latent"], Float[Array, "batch latent"]], eqx.nn.State]:
+        """The posterior's mean and log-variance, and the state."""
+        h, state = self._hidden(self.encoder, self.encoder_norm, x, state)
+        return (jax.vmap(self.mean)(h), jax.vmap(self.logvar)(h)), state
+
+    def decode(
+        self, z: Float[Array, "batch latent"], state: eqx.nn.State
+    ) -> tuple[Float[Array, "batch features"], eqx.nn.State]:
+        """The decoder's output (logits or probabilities, by `output`), and the state."""
+        h, state = self._hidden(self.decoder_hidden, self.decoder_norm, z, state)
+        out = jax.vmap(self.decoder_out)(h)
+        return (jax.nn.sigmoid(out) if self.output == "sigmoid" else out), state
+
+    def __call__(
+        self, x: Float[Array, "batch features"], state: eqx.nn.State, *, key: PRNGKeyArray
+    ) -> tuple[
+        tuple[
+            Float[Array, "batch features"],
+            Float[Array, "batch latent"],
+            Float[Array, "batch latent"],
+        ],
+        eqx.nn.State,
+    ]:
+        """Encode, draw `z = mean + exp(logvar / 2) * noise` (noise from `key`), decode:
+        `((recon_x, mean, logvar), state)`."""
+        (mean, logvar), state = self.encode(x, state)
+        recon_x, state = self.decode(reparameterize(mean, logvar, key), state)
+        return (recon_x, mean, logvar), state
 
 
 class ConvVAE(eqx.Module):

@@ -25,7 +25,12 @@ from ._elbo import elbo_terms
 from ._importance_weights import effective_sample_size, weights_gate
 from ._kl import kl_loss
 from ._likelihood_terms import observed_data
-from ._objective import AbstractObjective, encode_posterior, require_encode_decode
+from ._objective import (
+    AbstractObjective,
+    decode_codes,
+    encode_posterior,
+    require_encode_decode,
+)
 
 IWAE_GRADIENTS: Final[tuple[IWAEGradient, ...]] = ("standard", "dreg", "stl")
 DEFAULT_NUM_SAMPLES: Final = 5
@@ -139,11 +144,10 @@ class IWAEObjective(AbstractObjective):
         """`(loss, metrics)` of `model` on `batch`, its K codes drawn from `key`."""
         del step  # no schedule
         require_encode_decode(model, _OWNER)
-        x = observed_data(self.loss_type, batch, key)
-        mean, logvar = encode_posterior(model, x)
+        x, mean, logvar = encode_posterior(model, observed_data(self.loss_type, batch, key))
         batch_size, latent = mean.shape
         noise = jax.random.normal(key, (batch_size, self.num_samples, latent), dtype=mean.dtype)
-        return self.terms(model.decode, x, mean, logvar, noise)
+        return self.terms(lambda z: decode_codes(model, z), x, mean, logvar, noise)
 
     def terms(
         self,

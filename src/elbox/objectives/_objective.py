@@ -9,6 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._batch import batch_data
 from .._custom_types import Batch, LossFn, Metrics, Model, StepLike
+from .._dtypes import float_dtype
 from .._outputs import vae_outputs
 from ..frameworks._seam import framework_of
 
@@ -39,10 +40,21 @@ def call_vae(model: Model, batch: Batch, *, key: PRNGKeyArray) -> tuple[Array, A
     An Equinox model is called as `model(x, key=key)`; a Flax NNX model as `model(x)`,
     drawing its noise from its own `nnx.Rngs`. Either may return the documented triple or a
     mapping with `reconstructed`/`reconstruction`, `mean` and `log_var`/`logvar` entries.
+
+    A model whose trained parameters all have one 16-bit floating dtype (as under a
+    mixed-precision `TrainStep`) runs on the data cast to that dtype, and its outputs
+    come back in elbox's float dtype (float32), so the loss and the KL are computed there.
     """
     x = jnp.asarray(batch_data(batch))
-    recon_x, mean, logvar = vae_outputs(framework_of(model).call(model, x, key=key))
-    return x, recon_x, mean, logvar
+    framework = framework_of(model)
+    compute = framework.compute_dtype(model)
+    if compute is None:
+        recon_x, mean, logvar = vae_outputs(framework.call(model, x, key=key))
+        return x, recon_x, mean, logvar
+    outputs = vae_outputs(framework.call(model, x.astype(compute), key=key))
+    wide = float_dtype()
+    recon_x, mean, logvar = (output.astype(wide) for output in outputs)
+    return x.astype(wide), recon_x, mean, logvar
 
 
 def encode_sample_decode(
@@ -55,7 +67,8 @@ def encode_sample_decode(
     `z = mean + exp(logvar / 2) * noise` with standard normal noise drawn from `key`, then
     `recon_x = model.decode(z)`. Equinox and Flax NNX models alike draw the noise from
     `key` here (an NNX model's own `nnx.Rngs` are not used). The reference models of
-    `elbox.models` have both methods.
+    `elbox.models` have both methods. A 16-bit model computes as in `call_vae`; the code
+    `z` is drawn in float32.
 
     Raises:
         TypeError: when the model has no `encode` or `decode` method, or `encode` does
@@ -69,19 +82,23 @@ def encode_sample_decode(
             "needs the sampled latent code, so it calls model.encode(x) -> (mean, logvar) "
             "and model.decode(z) -> recon_x rather than model(x)"
         )
-    mean, logvar = encode_posterior(model, x)
+    x, mean, logvar = encode_posterior(model, x)
     noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
     z = mean + jnp.exp(0.5 * logvar) * noise
-    return x, model.decode(z), mean, logvar, z
+    return x, decode_codes(model, z), mean, logvar, z
 
 
-def encode_posterior(model: Model, x: Array) -> tuple[Array, Array]:
-    """`model.encode(x)`: the posterior's `(mean, logvar)`, checked to be two arrays.
+def encode_posterior(model: Model, x: Array) -> tuple[Array, Array, Array]:
+    """`model.encode(x)`, checked to be two arrays: `(x, mean, logvar)`.
+
+    A 16-bit model (see `call_vae`) encodes the data cast to its dtype, and `x`, `mean`
+    and `logvar` come back in float32, where the codes are drawn and the loss computed.
 
     Raises:
         TypeError: when `encode` does not return `(mean, logvar)`.
     """
-    encoded = model.encode(x)
+    compute = framework_of(model).compute_dtype(model)
+    encoded = model.encode(x if compute is None else x.astype(compute))
     if not (
         isinstance(encoded, tuple | list)
         and len(encoded) == 2
@@ -92,7 +109,18 @@ def encode_posterior(model: Model, x: Array) -> tuple[Array, Array]:
             f"shape (batch, latent); got {type(encoded).__name__}"
         )
     mean, logvar = encoded
-    return mean, logvar
+    if compute is not None:  # a 16-bit model: the code and the loss in float32
+        wide = float_dtype()
+        x, mean, logvar = x.astype(wide), mean.astype(wide), logvar.astype(wide)
+    return x, mean, logvar
+
+
+def decode_codes(model: Model, z: Array) -> Array:
+    """`model.decode(z)`; a 16-bit model decodes `z` cast to its dtype, and its output
+    comes back in float32."""
+    compute = framework_of(model).compute_dtype(model)
+    decoded: Array = model.decode(z if compute is None else z.astype(compute))
+    return decoded if compute is None else decoded.astype(float_dtype())
 
 
 def require_encode_decode(model: Model, objective: str) -> None:

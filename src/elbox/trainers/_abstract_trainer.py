@@ -6,7 +6,7 @@ from typing import Any, Generic
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Batch, Metrics, ModelT, NonFinite, StepLike
+from .._custom_types import Batch, Metrics, Model, ModelT, NonFinite, StepLike, Weights
 from ..core._train_state import TrainState
 from ._engine import Engine
 from ._loop_steps import LoopSteps
@@ -32,6 +32,21 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         """The model with the current parameters (for NNX, the object you passed in)."""
         model: ModelT = self.engine.model
         return model
+
+    @property
+    def ema_model(self) -> Model:
+        """The model with the exponential moving average of the parameters (a new Equinox
+        model, or for NNX a copy of the model object holding the average).
+
+        Raises:
+            ValueError: when the trainer keeps no average (it was made without
+                `ema_decay`).
+        """
+        if self.engine.options.average is None:
+            raise ValueError(
+                "this trainer keeps no average of the parameters; make it with ema_decay=..."
+            )
+        return self.engine.ema_model
 
     @property
     def step(self) -> int:
@@ -90,8 +105,11 @@ class AbstractTrainer(abc.ABC, Generic[ModelT]):
         """K steps in one dispatch on batches stacked along a leading axis."""
 
     @abc.abstractmethod
-    def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
-        """Validation metrics on `batch` at `step`, updating nothing."""
+    def evaluate(
+        self, batch: Batch, *, step: StepLike | None = None, weights: Weights = "trained"
+    ) -> Metrics:
+        """Validation metrics on `batch` at `step`, with the `"trained"` parameters or
+        their `"ema"`, updating nothing."""
 
     @abc.abstractmethod
     # Any: each trainer takes its own kind of loss (a VAETrainer's LossType; none at all).

@@ -25,10 +25,12 @@ from .._custom_types import (
     StateLeaves,
     StepLike,
     StepMetrics,
+    Weights,
 )
 from .._sharding import DataParallel
 from .._validation import checked_choice, checked_step
 from ..core._nonfinite import NonFiniteStepError, describe_nonfinite, first_skipped
+from ..core._step_options import StepOptions
 from ..core._train_state import TrainState
 from ..core._train_step import NONFINITE_CHOICES, TrainStep
 from ..frameworks._seam import framework_of
@@ -47,11 +49,13 @@ _Function = TypeVar("_Function", _TrainFn, _EvaluateFn)
 
 class _CacheKey(NamedTuple):
     """A compiled function's key: its kind, the `TrainStep` it runs (by identity: the
-    cache keeps that object alive, so its id is not reused) and whether it donates."""
+    cache keeps that object alive, so its id is not reused), whether it donates, and
+    which parameters an evaluation uses."""
 
     kind: Kind
     train_step: int
     donate: bool
+    weights: Weights = "trained"
 
 
 def refuse_tracers(batch: Batch) -> None:
@@ -95,6 +99,8 @@ class Engine:
             `NonFiniteStepError`) or `"apply"` (apply the update anyway).
         mesh: train data-parallel over this mesh (see `distribute`).
         data_axis: the mesh axis that splits batches (for a mesh of several axes).
+        options: the options of the `TrainStep`s it will run (an average of the
+            parameters and a loss scale are part of the state); the defaults when None.
 
     Raises:
         TypeError: when the optimizer does not fit the model, or the model is neither an
@@ -111,10 +117,13 @@ class Engine:
         nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
         data_axis: str | None = None,
+        options: StepOptions | None = None,
     ) -> None:
         checked_choice("", "nonfinite", nonfinite, NONFINITE_CHOICES)
         key = jax.random.key(0) if key is None else key
-        self._holder = StateHolder(framework_of(model).bind(model, optimizer), key)
+        self.options: StepOptions = StepOptions() if options is None else options
+        """The options of the steps this engine runs (see `TrainStep`)."""
+        self._holder = StateHolder(framework_of(model).bind(model, optimizer), key, self.options)
         self.donate: bool = donate
         """Whether steps donate the state's buffers unless told otherwise."""
         self.nonfinite: NonFinite = nonfinite
@@ -144,6 +153,15 @@ class Engine:
     def model(self) -> Model:
         """The model with the current parameters (for NNX, the object passed in)."""
         return self._holder.model
+
+    @property
+    def ema_model(self) -> Model:
+        """The model with the average of the parameters (see `TrainState.ema_model`).
+
+        Raises:
+            ValueError: when the steps keep no average (no `ema_decay`).
+        """
+        return self._holder.state.ema_model
 
     @property
     def step(self) -> int:
@@ -251,15 +269,31 @@ class Engine:
         return self._run("steps", train_step, batches, step, count, donate)
 
     def evaluate(
-        self, train_step: TrainStep, batch: Batch, *, step: int | None = None
+        self,
+        train_step: TrainStep,
+        batch: Batch,
+        *,
+        step: int | None = None,
+        weights: Weights = "trained",
     ) -> tuple[Float[Array, ""], Metrics]:
-        """`train_step.evaluate` on the current state at `step` (default: the counter):
-        `(loss, metrics)`, changing nothing."""
+        """`train_step.evaluate` on the current state at `step` (default: the counter),
+        with the `"trained"` parameters or their `"ema"`: `(loss, metrics)`, changing
+        nothing.
+
+        Raises:
+            ValueError: for `weights="ema"` when the steps keep no average.
+        """
         current = self._step if step is None else step
-        key = _CacheKey("evaluate", id(train_step), False)
+        if weights == "ema" and self.options.average is None:
+            raise ValueError(
+                "weights='ema' needs an average of the parameters: make the trainer with "
+                "ema_decay=..."
+            )
+        key = _CacheKey("evaluate", id(train_step), False, weights)
         cached = self._evaluate_fns.get(key)
         if cached is None:
-            cached = (train_step, self._jit(self._evaluation(train_step), "evaluate", False))
+            evaluation = self._evaluation(train_step, weights)
+            cached = (train_step, self._jit(evaluation, "evaluate", False))
             self._evaluate_fns[key] = cached
         fn = cached[1]
         if self._parallel is not None:
@@ -307,9 +341,23 @@ class Engine:
         key = _CacheKey(kind, id(train_step), donate)
         cached = self._train_fns.get(key)
         if cached is None:
+            self._check_layout(train_step)
             cached = (train_step, self._jit(self._training(kind, train_step), kind, donate))
             self._train_fns[key] = cached
         return cached[1]
+
+    def _check_layout(self, train_step: TrainStep) -> None:
+        """Refuse a step that expects another state: with or without an average of the
+        parameters, or a loss scale."""
+        ours, theirs = self.options, train_step.options
+        if (ours.average is None) != (theirs.average is None) or (
+            ours.precision.scales_loss != theirs.precision.scales_loss
+        ):
+            raise ValueError(
+                "this TrainStep's ema_decay or float16 precision does not match the state "
+                "the engine holds; build the step with the trainer's options "
+                "(trainer.as_train_step())"
+            )
 
     def _training(self, kind: Kind, train_step: TrainStep) -> _TrainFn:
         treedef = self._holder.treedef
@@ -335,14 +383,14 @@ class Engine:
 
         return one_step if kind == "step" else many_steps
 
-    def _evaluation(self, train_step: TrainStep) -> _EvaluateFn:
+    def _evaluation(self, train_step: TrainStep, weights: Weights) -> _EvaluateFn:
         treedef = self._holder.treedef
 
         def evaluate(
             leaves: StateLeaves, batch: Batch, step: StepLike
         ) -> tuple[Float[Array, ""], Metrics]:
             state = _at_step(jax.tree.unflatten(treedef, leaves), step)
-            return train_step.evaluate(state, batch)
+            return train_step.evaluate(state, batch, weights=weights)
 
         return evaluate
 

@@ -4,7 +4,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from .._custom_types import Batch
+from .._custom_types import Batch, Weights
+from ..core._step_options import StepOptions
 from ..core._train_step import TrainStep
 from ._engine import Engine
 
@@ -33,6 +34,8 @@ class LoopSteps:
             what a likelihood object describes (None when the trainer has no such choice).
         config: the trainer's configuration as JSON-ready values, stored with checkpoints
             and compared on resume (None when it has none).
+        weights: the parameters validation evaluates: `("trained",)`, and `"ema"` too
+            when the steps keep an average (logged as `val_ema_...`).
     """
 
     engine: Engine
@@ -43,3 +46,23 @@ class LoopSteps:
     hidden_metrics: frozenset[str] = frozenset()
     loss_type: str | None = None
     config: dict[str, Any] | None = None
+    weights: tuple[Weights, ...] = ("trained",)
+
+
+def evaluation_weights(options: StepOptions) -> tuple[Weights, ...]:
+    """The parameters validation evaluates: the trained ones, and their average if kept."""
+    return ("trained",) if options.average is None else ("trained", "ema")
+
+
+def step_options_record(options: StepOptions) -> dict[str, Any]:
+    """The step options that differ from the defaults, as JSON-ready values (stored with
+    checkpoints and compared on resume; empty for a plain step)."""
+    record: dict[str, Any] = {}
+    if options.average is not None:
+        record["ema_decay"] = options.average.decay
+        record["ema_warmup"] = options.average.warmup
+    if options.accumulate != 1:
+        record["accumulate"] = options.accumulate
+    if options.precision.compute != "float32":
+        record["precision"] = options.precision.compute
+    return record

@@ -14,11 +14,14 @@ from .._custom_types import (
     NonFinite,
     OptimizerLike,
     StepLike,
+    Weights,
 )
+from ..core._precision import PrecisionName, PrecisionPolicy
+from ..core._step_options import StepOptions, step_arguments
 from ..core._train_step import TrainStep
 from ._abstract_trainer import AbstractTrainer
 from ._engine import Engine, refuse_tracers
-from ._loop_steps import LoopSteps
+from ._loop_steps import LoopSteps, evaluation_weights
 
 
 def _leading_size(batch: Batch, what: str) -> int:
@@ -56,6 +59,14 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         donate: donate the training state's buffers to each step.
         nonfinite: `"skip"`, `"raise"` or `"apply"`: what a step whose loss or gradients
             are not finite does (see `VAETrainer`).
+        ema_decay: keep an exponential moving average of the parameters (see
+            `TrainStep`); None keeps none.
+        ema_warmup: the average's warm-up (see `TrainStep`).
+        accumulate: micro-batches per optimizer update (every leaf of a batch is split
+            along its leading axis; see `TrainStep`).
+        precision: `"float32"`, `"bfloat16"`, `"float16"` or a `PrecisionPolicy`. A loss
+            function that runs the model itself should do so through `call_vae` (or cast
+            the data to the parameters' dtype) to compute in that precision.
         mesh: train data-parallel over this mesh (see `AbstractTrainer.distribute`).
         data_axis: the mesh axis that splits batches (for a mesh of several axes).
     """
@@ -69,6 +80,10 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         key: PRNGKeyArray | None = None,
         donate: bool = False,
         nonfinite: NonFinite = "skip",
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        accumulate: int = 1,
+        precision: PrecisionName | PrecisionPolicy = "float32",
         mesh: Mesh | None = None,
         data_axis: str | None = None,
     ) -> None:
@@ -78,6 +93,13 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
                 f"got {type(make_loss_fn).__name__}"
             )
         self.make_loss_fn = make_loss_fn
+        options = StepOptions.checked(
+            ema_decay=ema_decay,
+            ema_warmup=ema_warmup,
+            accumulate=accumulate,
+            precision=precision,
+            nonfinite=nonfinite,
+        )
         self.engine = Engine(
             model,
             optimizer,
@@ -86,8 +108,11 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
             nonfinite=nonfinite,
             mesh=mesh,
             data_axis=data_axis,
+            options=options,
         )
-        self._core = TrainStep(make_loss_fn, self.engine.optimizer, nonfinite=nonfinite)
+        self._core = TrainStep(
+            make_loss_fn, self.engine.optimizer, nonfinite=nonfinite, **step_arguments(options)
+        )
 
     def as_train_step(self) -> TrainStep:
         """The functional core's step that this trainer runs, for its `state`: the way to
@@ -133,19 +158,23 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
         )
         return metrics["loss"], metrics
 
-    def evaluate(self, batch: Batch, *, step: StepLike | None = None) -> Metrics:
-        """The metrics of `make_loss_fn(step)` on `batch`, updating nothing.
+    def evaluate(
+        self, batch: Batch, *, step: StepLike | None = None, weights: Weights = "trained"
+    ) -> Metrics:
+        """The metrics of `make_loss_fn(step)` on `batch`, updating nothing (an Equinox
+        model in inference mode).
 
         Args:
             batch: as for `train_step`.
             step: the step number given to `make_loss_fn` (default: the counter).
+            weights: `"trained"` or `"ema"` (the average; needs `ema_decay`).
 
         Returns:
             The metrics `loss_fn` returned, as JAX scalars.
         """
         checked_pytree(batch, 1)
         step_number = self.engine.resolve_step(step)
-        _, metrics = self.engine.evaluate(self._core, batch, step=step_number)
+        _, metrics = self.engine.evaluate(self._core, batch, step=step_number, weights=weights)
         return metrics
 
     def loop_steps(self, *, loss_type: object = None, donate: bool = True) -> LoopSteps:
@@ -162,4 +191,5 @@ class LossFnTrainer(AbstractTrainer[ModelT]):
             evaluation_step=self._core,
             prepare=checked_pytree,
             donate=donate,
+            weights=evaluation_weights(self.engine.options),
         )

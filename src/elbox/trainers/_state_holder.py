@@ -11,6 +11,7 @@ import jax
 from jaxtyping import Array, PRNGKeyArray
 
 from .._custom_types import Model, OptimizerLike, StateLeaves
+from ..core._step_options import StepOptions
 from ..core._train_state import TrainState, initial_state
 from ..frameworks._framework import Binding, Home, Homes
 
@@ -50,9 +51,13 @@ class StateHolder:
     Args:
         binding: the model and optimizer as the framework seam binds them.
         key: the base PRNG key of the steps' noise.
+        options: the steps' options, which say whether the state holds an average of the
+            parameters and a loss scale.
     """
 
-    def __init__(self, binding: Binding, key: PRNGKeyArray) -> None:
+    def __init__(
+        self, binding: Binding, key: PRNGKeyArray, options: StepOptions | None = None
+    ) -> None:
         state = initial_state(
             binding.definition,
             binding.params,
@@ -60,6 +65,7 @@ class StateHolder:
             binding.optimizer,
             key=key,
             opt_state=binding.opt_state,
+            options=options,
         )
         leaves, treedef = jax.tree.flatten(state)
         self.treedef: jax.tree_util.PyTreeDef = treedef

@@ -21,8 +21,11 @@ from .._custom_types import (
     ObjectiveOptions,
     OptimizerLike,
     StepLike,
+    Weights,
 )
 from .._dtypes import float_dtype
+from ..core._precision import PrecisionName, PrecisionPolicy
+from ..core._step_options import StepOptions, step_arguments
 from ..core._train_step import TrainStep
 from ..likelihoods._by_name import reconstruction_loss
 from ..likelihoods._reconstruction import AbstractReconstructionLoss
@@ -33,7 +36,7 @@ from ..objectives._objective import AbstractObjective, step_key
 from ..objectives._schedules import schedule_from_config
 from ._abstract_trainer import AbstractTrainer
 from ._engine import Engine, refuse_tracers
-from ._loop_steps import LoopSteps
+from ._loop_steps import LoopSteps, evaluation_weights, step_options_record
 
 LossType = LikelihoodName | AbstractReconstructionLoss
 """A reconstruction loss or likelihood: the name of a built-in one (the spec's `"mse"`,
@@ -91,7 +94,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
 
     Args:
         model: an `nnx.Module` called as `model(x)`, or an `eqx.Module` called as
-            `model(x, key=key)`.
+            `model(x, key=key)`; a stateful Equinox model (BatchNorm) as
+            `WithState(model, state)`.
         optimizer: an `nnx.Optimizer` for an NNX model, an `optax.GradientTransformation`
             for an Equinox model.
         config: the VAE training configuration; defaults to `VAETrainingConfig()`.
@@ -115,6 +119,16 @@ class VAETrainer(AbstractTrainer[ModelT]):
             same, then `NonFiniteStepError` naming the step and whether the loss or a
             gradient was not finite; this reads each step's metrics, waiting for it) or
             `"apply"` (apply the update anyway, with no `skipped` metric).
+        ema_decay: keep an exponential moving average of the parameters with this decay
+            (`ema_model`, `evaluate(..., weights="ema")`, saved in checkpoints); None
+            keeps none. See `TrainStep`.
+        ema_warmup: the average's warm-up, `min(ema_decay, (1 + t) / (10 + t))` at step
+            `t` (see `TrainStep`).
+        accumulate: micro-batches per optimizer update: each batch is split into this
+            many, whose gradients are averaged into one update (see `TrainStep`). The
+            step counter and the KL schedule count updates.
+        precision: `"float32"`, `"bfloat16"` or `"float16"` (dynamic loss scaling), or a
+            `PrecisionPolicy`: what the model computes in (see `PrecisionPolicy`).
         mesh: train data-parallel over this mesh (see `distribute` and
             `elbox.data_parallel_mesh`); None trains on one device.
         data_axis: the mesh axis that splits batches (needed only for a mesh of several axes).
@@ -146,6 +160,10 @@ class VAETrainer(AbstractTrainer[ModelT]):
         objective_options: ObjectiveOptions | None = None,
         donate: bool = False,
         nonfinite: NonFinite = "skip",
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        accumulate: int = 1,
+        precision: PrecisionName | PrecisionPolicy = "float32",
         mesh: Mesh | None = None,
         data_axis: str | None = None,
     ) -> None:
@@ -160,6 +178,13 @@ class VAETrainer(AbstractTrainer[ModelT]):
             objective, objective_options
         )
         self.objective()  # the options' values are valid
+        options = StepOptions.checked(
+            ema_decay=ema_decay,
+            ema_warmup=ema_warmup,
+            accumulate=accumulate,
+            precision=precision,
+            nonfinite=nonfinite,
+        )
         self.engine = Engine(
             model,
             optimizer,
@@ -168,6 +193,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
             nonfinite=nonfinite,
             mesh=mesh,
             data_axis=data_axis,
+            options=options,
         )
         # The TrainSteps the engine runs, one per loss type and use (training or
         # evaluation): the same object each time, so the engine compiles each once.
@@ -256,12 +282,18 @@ class VAETrainer(AbstractTrainer[ModelT]):
                 binarisation made fixed).
 
         Returns:
-            A `TrainStep` with this trainer's objective, optimizer and `nonfinite`.
+            A `TrainStep` with this trainer's objective, optimizer, `nonfinite` and step
+            options (average, accumulation, precision).
         """
         # Evaluation sees fixed data: a dynamic binarisation becomes the fixed one.
         loss = for_evaluation(loss_type) if evaluation else loss_type
         objective = self.objective(loss, report_neg_elbo=evaluation)
-        return TrainStep(objective, self.engine.optimizer, nonfinite=self.nonfinite)
+        return TrainStep(
+            objective,
+            self.engine.optimizer,
+            nonfinite=self.nonfinite,
+            **step_arguments(self.engine.options),
+        )
 
     def _train_step_for(self, loss_type: LossType, evaluation: bool = False) -> TrainStep:
         step = self._train_steps.get((loss_type, evaluation))
@@ -343,7 +375,12 @@ class VAETrainer(AbstractTrainer[ModelT]):
         return self.engine.evaluate(self._train_step_for(loss_type), x, step=step_number)
 
     def evaluate(
-        self, batch: Batch, *, step: StepLike | None = None, loss_type: LossType = "mse"
+        self,
+        batch: Batch,
+        *,
+        step: StepLike | None = None,
+        loss_type: LossType = "mse",
+        weights: Weights = "trained",
     ) -> Metrics:
         """Validation metrics on `batch`: `compute_loss`'s plus `neg_elbo`.
 
@@ -351,12 +388,15 @@ class VAETrainer(AbstractTrainer[ModelT]):
         no free bits, the likelihood's normalising constant included (the losses of `mse`
         and `mae` leave it out of `recon_loss`): the number comparable across runs,
         schedules, betas and likelihoods. A binarising `BernoulliLikelihood` evaluates on
-        its fixed binarisation of `batch`.
+        its fixed binarisation of `batch`. An Equinox model runs in inference mode
+        (BatchNorm on its running statistics).
 
         Args:
             batch: as for `train_step`.
             step: the step whose KL weight applies to `loss` (default: the counter).
             loss_type: the reconstruction loss, as for `train_step`.
+            weights: `"trained"` (the parameters the optimizer updates) or `"ema"` (their
+                average; needs `ema_decay`).
 
         Returns:
             The metrics `loss`, `recon_loss`, `kl_loss`, `kl_weight` and `neg_elbo`, and
@@ -365,7 +405,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
         x = checked_data(batch, 1)
         step_number = self.engine.resolve_step(step)
         evaluation = self._train_step_for(loss_type, evaluation=True)
-        _, metrics = self.engine.evaluate(evaluation, x, step=step_number)
+        _, metrics = self.engine.evaluate(evaluation, x, step=step_number, weights=weights)
         return metrics
 
     def loop_steps(self, *, loss_type: LossType | None = None, donate: bool = True) -> LoopSteps:
@@ -377,6 +417,7 @@ class VAETrainer(AbstractTrainer[ModelT]):
         if self.objective_name != "elbo":  # stored with checkpoints, compared on resume
             config["objective"] = self.objective_name
             config["objective_options"] = dict(self.objective_options)
+        config.update(step_options_record(self.engine.options))
         return LoopSteps(
             engine=self.engine,
             train_step=self._train_step_for(chosen),
@@ -386,4 +427,5 @@ class VAETrainer(AbstractTrainer[ModelT]):
             hidden_metrics=_SCHEDULE_METRICS,
             loss_type=loss_name(chosen),
             config=config,
+            weights=evaluation_weights(self.engine.options),
         )

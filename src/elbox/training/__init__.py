@@ -10,8 +10,11 @@ from ._early_stopping import EarlyStoppingConfig as EarlyStoppingConfig
 from ._early_stopping import Mode as Mode
 from ._experiment_logger import AbstractExperimentLogger as AbstractExperimentLogger
 from ._history import History as History
+from ._interrupted import FitInterruptedError as FitInterruptedError
 from ._load_checkpoint import LoadedCheckpoint as LoadedCheckpoint
 from ._load_checkpoint import load_checkpoint as load_checkpoint
+from ._metrics_log import MetricsLogError as MetricsLogError
+from ._metrics_log import read_metrics_log as read_metrics_log
 from ._metrics_logger import MetricsLogger as MetricsLogger
 from ._model_checkpoint import CheckpointConfig as CheckpointConfig
 from ._model_checkpoint import ModelCheckpoint as ModelCheckpoint

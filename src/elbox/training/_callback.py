@@ -14,7 +14,9 @@ class Callback:
     every step, `on_epoch_end` with the epoch's logs, then `on_epoch_complete` once every
     callback's `on_epoch_end` has run (checkpoints are written there, so they hold the
     state the other callbacks reached); `on_fit_end`; and finally `teardown`, which runs
-    even when the fit ends with an error.
+    even when the fit ends with an error. An interrupted fit (`request_interrupt`) calls
+    `on_interrupt` after its last finished step instead of ending the epoch, then
+    `teardown`.
 
     Every hook receives the loop as a `TrainingLoop`: its `engine` (the trainer whose steps
     run), `history`, `epoch`, `epochs`, `request_stop(reason)` and so on.
@@ -60,6 +62,11 @@ class Callback:
 
     def on_fit_end(self, trainer: TrainingLoop) -> None:
         """After the last epoch, or after a stop."""
+
+    def on_interrupt(self, trainer: TrainingLoop) -> None:
+        """When the fit is interrupted (`request_interrupt`), after its last finished step
+        and before `fit` raises `FitInterruptedError`: save what must survive (`ModelCheckpoint`
+        saves the state). The epoch is cut short: `on_epoch_end` does not run for it."""
 
     def teardown(self, trainer: TrainingLoop) -> None:
         """At the very end of a fit, also one that failed: close files, release resources."""

@@ -23,9 +23,11 @@ def import_extra(module: str, extra: str, owner: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
+        # `pip install 'elbox[extra]'` works only where pip can find elbox itself: from a
+        # clone the extra is `'.[extra]'`. Installing the package works anywhere.
         raise ImportError(
-            f"{owner} needs the {module} package, which elbox installs as an optional extra: "
-            f"pip install 'elbox[{extra}]'"
+            f"{owner} needs the {module} package: pip install {module} (or elbox's extra "
+            f"{extra!r}: pip install '.[{extra}]' in a clone of elbox)"
         ) from error
 
 

@@ -90,10 +90,12 @@ class History:
             means["skipped"] = int(sum(1 for i in rows if flags[i] >= 0.5))
         return means
 
-    def truncate(self, *, epochs: int) -> None:
-        """Keep only the first `epochs` epochs and their steps (used when resuming)."""
+    def truncate(self, *, epochs: int, keep_steps_of: int | None = None) -> None:
+        """Keep only the first `epochs` epochs and their steps (used when resuming), and
+        the steps of epoch `keep_steps_of` too when given (an epoch cut short)."""
         del self.epochs[epochs:]
-        keep = sum(1 for epoch in self.steps["epoch"] if epoch < epochs)
+        last = epochs if keep_steps_of is None else keep_steps_of + 1
+        keep = sum(1 for epoch in self.steps["epoch"] if epoch < last)
         for column in self.steps.values():
             del column[keep:]
 

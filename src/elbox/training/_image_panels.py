@@ -115,7 +115,7 @@ class ImagePanels:
         `model` needs `encode(x) -> (mean, logvar)` and `decode(z)`, as elbox's reference
         models have; the reconstructions decode the posterior means.
         """
-        model = local_model(model)
+        model = local_model(framework_of(model).inference(model))
         mean, _ = model.encode(jnp.asarray(self.examples))
         shown = (self.image_shape, self.value_range)
         inputs = to_display(self.examples, *shown)

@@ -7,7 +7,9 @@ from typing import Any, Generic, Literal
 
 from jaxtyping import PRNGKeyArray
 
-from .._custom_types import ModelT, OptimizerLike, OptState
+from .._custom_types import Model, ModelT, OptimizerLike, OptState
+from ..core._precision import PrecisionName, PrecisionPolicy
+from ..core._step_options import StepOptions
 from ..trainers._engine import Engine
 from ._checkpoint import CheckpointError, CheckpointStore
 
@@ -25,6 +27,8 @@ class LoadedCheckpoint(Generic[ModelT]):
         epoch: the epoch after which it was written (None if it was not written by a fit).
         key: the trainer's base PRNG key.
         metadata: everything else the checkpoint holds (config, callback states, history).
+        ema_model: the model with the checkpoint's average of the parameters (None unless
+            loaded with `ema_decay`).
     """
 
     model: ModelT
@@ -33,6 +37,7 @@ class LoadedCheckpoint(Generic[ModelT]):
     epoch: int | None
     key: PRNGKeyArray
     metadata: dict[str, Any]
+    ema_model: Model | None = None
 
 
 def load_checkpoint(
@@ -40,16 +45,24 @@ def load_checkpoint(
     model: ModelT,
     optimizer: OptimizerLike,
     which: Literal["best", "latest"] | int = "latest",
+    *,
+    ema_decay: float | None = None,
+    precision: PrecisionName | PrecisionPolicy = "float32",
 ) -> LoadedCheckpoint[ModelT]:
     """Restore a checkpoint written by `ModelCheckpoint` into `model` and `optimizer`.
 
-    `model` and `optimizer` give the structure: build them as for training. An NNX model
-    and `nnx.Optimizer` are updated in place; for Equinox the restored model and optax
-    state are returned.
+    `model` and `optimizer` give the structure: build them as for training (a stateful
+    Equinox model as `WithState(model, state)`; its restored state is in the returned
+    model). An NNX model and `nnx.Optimizer` are updated in place; for Equinox the
+    restored model and optax state are returned.
 
     Args:
         dirpath: the checkpoint folder.
         which: `"latest"`, `"best"` (by the monitored metric) or a step number.
+        ema_decay: the trainer's `ema_decay`, for a checkpoint with an average of the
+            parameters (its value does not matter here, only that there is one); the
+            averaged model is then `ema_model`.
+        precision: the trainer's precision (a float16 checkpoint holds a loss scale).
 
     Raises:
         CheckpointError: when the folder holds no such (readable) checkpoint, or its
@@ -58,7 +71,8 @@ def load_checkpoint(
     folder = Path(dirpath)
     if not folder.is_dir():
         raise CheckpointError(f"no checkpoint folder at {folder}")
-    engine = Engine(model, optimizer)
+    options = StepOptions.checked(ema_decay=ema_decay, precision=precision)
+    engine = Engine(model, optimizer, options=options)
     with CheckpointStore(folder) as store:
         state, metadata, _ = store.restore(engine.state, which=which)
     engine.load_state(state)
@@ -72,4 +86,5 @@ def load_checkpoint(
         epoch=None if epoch is None else int(epoch),
         key=state.key,
         metadata=metadata,
+        ema_model=None if ema_decay is None else engine.ema_model,
     )

@@ -1,15 +1,19 @@
 """A callback that writes the metrics of a fit to JSON lines and CSV files."""
 
 import csv
+import io
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, final
+from typing import Any, final
 
+from .._atomic import write_atomic
+from .._faults import fault_point
 from .._sharding import is_primary_process
 from ._callback import Callback
+from ._history import History
 from ._protocols import TrainingLoop
 
 
@@ -21,6 +25,29 @@ def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _line(record: Mapping[str, Any]) -> str:
+    return json.dumps(_json_ready(record)) + "\n"
+
+
+def _history_lines(history: History) -> Iterator[str]:
+    """The lines a fit writes, rebuilt from its history: each step, and each epoch's record
+    after the epoch's last step."""
+    steps = history.steps
+    names = [name for name in steps if name not in ("step", "epoch")]
+    epochs = iter(history.epochs)
+    pending = next(epochs, None)
+    for row, (step, epoch) in enumerate(zip(steps["step"], steps["epoch"], strict=True)):
+        while pending is not None and pending.get("epoch", math.inf) < epoch:
+            yield _line({"kind": "epoch", **pending})
+            pending = next(epochs, None)
+        yield _line(
+            {"kind": "step", "step": step, "epoch": epoch} | {n: steps[n][row] for n in names}
+        )
+    while pending is not None:
+        yield _line({"kind": "epoch", **pending})
+        pending = next(epochs, None)
+
+
 @final
 class MetricsLogger(Callback):
     """Writes every step's and epoch's metrics into a run folder.
@@ -29,9 +56,13 @@ class MetricsLogger(Callback):
       ..., "loss": ...}` for steps and `{"kind": "epoch", ...}` for epoch logs;
     - `epochs.csv`: one row per epoch, one column per metric.
 
-    Lines are flushed every `flush_every_steps` steps and at each epoch's end, so a crash
-    loses little. A resumed fit first drops the lines written after its checkpoint, so the
-    files read as one uninterrupted run. With several processes only process 0 writes.
+    Lines are appended whole (one write per batch of lines) every `flush_every_steps` steps
+    and at each epoch's end, when they are also synced to the disk; `epochs.csv` is
+    replaced whole (written under a temporary name, then renamed). A crash loses at most
+    the lines not yet written and can cut short only the last line, which
+    `read_metrics_log` leaves out with a warning. A resumed fit rewrites `metrics.jsonl`
+    from the history its checkpoint holds, so the file reads as one uninterrupted run
+    whatever the crash left in it. With several processes only process 0 writes.
 
     Example:
         >>> from elbox.training import MetricsLogger
@@ -42,8 +73,8 @@ class MetricsLogger(Callback):
     def __init__(self, run_dir: str | os.PathLike[str], *, flush_every_steps: int = 100) -> None:
         self.run_dir = Path(run_dir)
         self.flush_every_steps = flush_every_steps
-        self._file: IO[str] | None = None
-        self._unflushed = 0
+        self._fd: int | None = None
+        self._buffer: list[str] = []
         self._epochs: list[dict[str, Any]] = []
 
     @property
@@ -60,59 +91,73 @@ class MetricsLogger(Callback):
         if not is_primary_process():  # with several processes, process 0 writes the logs
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        kept: list[str] = []
-        self._epochs = []
-        if trainer.resumed_from is not None and self.jsonl_path.exists():
-            epoch, step = trainer.resumed_from
-            for line in self.jsonl_path.read_text().splitlines():
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                keep = (
-                    record["step"] < step if record["kind"] == "step" else record["epoch"] <= epoch
-                )
-                if keep:
-                    kept.append(line)
-                    if record["kind"] == "epoch":
-                        self._epochs.append(record)
-        self._file = self.jsonl_path.open("w")
-        self._file.writelines(line + "\n" for line in kept)
-        self._file.flush()
+        history = trainer.history  # empty, or what a resume restored
+        self._epochs = [_json_ready(logs) for logs in history.epochs]
+        write_atomic(self.jsonl_path, "".join(_history_lines(history)))
+        self._fd = os.open(self.jsonl_path, os.O_WRONLY | os.O_APPEND)
+        self._buffer = []
         self._write_csv()
 
     def on_step_end(self, trainer: TrainingLoop, step: int, metrics: Mapping[str, float]) -> None:
-        if self._file is None:
+        if self._fd is None:
             return
-        record = {"kind": "step", "step": step, "epoch": trainer.epoch, **metrics}
-        self._file.write(json.dumps(_json_ready(record)) + "\n")
-        self._unflushed += 1
-        if self._unflushed >= self.flush_every_steps:
-            self._file.flush()
-            self._unflushed = 0
+        self._buffer.append(
+            _line({"kind": "step", "step": step, "epoch": trainer.epoch, **metrics})
+        )
+        if len(self._buffer) >= self.flush_every_steps:
+            self._flush(sync=False)
 
     def on_epoch_end(self, trainer: TrainingLoop, epoch: int, logs: Mapping[str, float]) -> None:
-        if self._file is None:
+        if self._fd is None:
             return
-        record = _json_ready({"kind": "epoch", **logs})
+        record = _json_ready(logs)
         self._epochs.append(record)
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        self._unflushed = 0
+        self._buffer.append(_line({"kind": "epoch", **record}))
+        self._flush(sync=True)
         self._write_csv()
 
     def teardown(self, trainer: TrainingLoop) -> None:
-        # Also after an error: what was written so far reaches the disk.
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        # Also after an error or an interruption: what was recorded reaches the file.
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            self._append(fd, sync=True)
+        finally:
+            os.close(fd)
+
+    def _flush(self, *, sync: bool) -> None:
+        assert self._fd is not None
+        self._append(self._fd, sync=sync)
+
+    def _append(self, fd: int, *, sync: bool) -> None:
+        data = "".join(self._buffer).encode()
+        self._buffer = []
+        try:
+            if data:
+                # A test hook: the process dies halfway through the last line.
+                last = data.rstrip(b"\n").rfind(b"\n") + 1
+                half = (last + len(data)) // 2
+                fault_point("metrics-write", lambda: _write_all(fd, data[:half]))
+                _write_all(fd, data)
+            if sync:
+                os.fsync(fd)
+        except OSError as error:  # named by the file, which os.write does not say
+            raise OSError(error.errno, error.strerror, str(self.jsonl_path)) from error
 
     def _write_csv(self) -> None:
         columns: list[str] = []
         for record in self._epochs:
             columns.extend(key for key in record if key != "kind" and key not in columns)
-        temporary = self.csv_path.with_suffix(".csv.tmp")
-        with temporary.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self._epochs)
-        temporary.replace(self.csv_path)  # atomic: a crash never leaves half a CSV
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self._epochs)
+        write_atomic(self.csv_path, text.getvalue())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` (os.write may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -69,7 +69,9 @@ class ModelCheckpoint(Callback):
 
     A checkpoint holds everything an exact resume needs: the model and optimizer state,
     the step counter and PRNG key, the epoch, every callback's state, the history and the
-    VAE config. The folder is checked for writing before training starts.
+    VAE config. The folder is checked for writing before training starts. When the fit is
+    interrupted (`Trainer.request_interrupt`), the state of the last finished step is
+    saved too, unranked (it has no validation metric), so that a resume loses no step.
 
     One writer per folder: from `setup` to `teardown` the callback holds an OS lock on
     the folder (the file `.elbox-checkpoints.lock` in it), so a second fit writing to the
@@ -170,6 +172,16 @@ class ModelCheckpoint(Callback):
             trainer.engine.state,
             metadata=trainer.checkpoint_metadata(epoch),
             metrics=metrics,
+        )
+
+    def on_interrupt(self, trainer: TrainingLoop) -> None:
+        """Save the state of the last finished step, unless a checkpoint already holds it."""
+        store, step = self.store, trainer.engine.step
+        latest = store.latest_step()
+        if latest is not None and latest >= step:
+            return
+        self.store.save(
+            step, trainer.engine.state, metadata=trainer.checkpoint_metadata(trainer.epoch)
         )
 
     def teardown(self, trainer: TrainingLoop) -> None:

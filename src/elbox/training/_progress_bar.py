@@ -136,3 +136,9 @@ class ProgressBar(Callback):
     def on_fit_end(self, trainer: TrainingLoop) -> None:
         if trainer.stop_reason is not None:
             self._write(f"stopped: {trainer.stop_reason}")
+
+    def teardown(self, trainer: TrainingLoop) -> None:
+        # An epoch cut short (an error, an interruption) leaves its bar open: close it.
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -16,7 +16,8 @@ from ._protocols import TrainingLoop
 class TensorBoardLogger(AbstractExperimentLogger):
     """Writes every step's metrics, each epoch's logs and image panels for TensorBoard.
 
-    Uses tensorboardX, an optional extra: `pip install 'elbox[tensorboard]'`. View the
+    Uses tensorboardX, an optional package: `pip install tensorboardX` (or
+    elbox's extra: `pip install '.[tensorboard]'` in a clone of elbox). View the
     logs with `tensorboard --logdir LOGDIR`.
 
     Tags: `train/<metric>` for every step (`train/loss`, `train/recon_loss`,

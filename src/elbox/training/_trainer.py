@@ -1,5 +1,6 @@
 """`Trainer`: the epoch loop around a VAETrainer, with validation, callbacks and resume."""
 
+import itertools
 import time
 import warnings
 from collections import deque
@@ -22,13 +23,16 @@ from .._custom_types import (
     OptimizerLike,
     StepMetrics,
 )
+from .._faults import fault_point
 from .._validation import checked_int
 from ..core._nonfinite import NonFiniteStepError
+from ..core._precision import PrecisionName, PrecisionPolicy
 from ..trainers._abstract_trainer import AbstractTrainer
 from ..trainers._engine import Engine
 from ..trainers._loss_fn_trainer import LossFnTrainer
 from ._callback import Callback
 from ._history import History
+from ._interrupted import FitInterruptedError
 
 TrainData = Iterable[Batch] | Callable[[int], Iterable[Batch]]
 """Batches: a re-iterable (list, `elbox.data.batches`, a grain or PyTorch loader yielding
@@ -106,7 +110,10 @@ class Trainer:
     Drives a `VAETrainer` (NNX or Equinox), or any loss through `Trainer.from_loss_fn`.
     Each epoch logs the means of the step metrics and, with validation data, `val_loss`,
     `val_recon_loss`, `val_kl_loss` and `val_neg_elbo` (the unannealed negative ELBO: KL
-    weight 1, no free bits).
+    weight 1, no free bits); for a trainer that keeps an average of the parameters
+    (`ema_decay`), the same of the average as `val_ema_loss`, ..., `val_ema_neg_elbo`.
+    Validation runs an Equinox model in inference mode (BatchNorm on its running
+    statistics).
 
     The loop owns the training state between its steps, so it donates the state's buffers
     to each step (`donate=True`): the state is updated in place, in the memory of one copy.
@@ -123,6 +130,12 @@ class Trainer:
     `callbacks`, `loss_type`, `history` (the `History` so far), `epoch` (the current
     epoch, from 0), `epochs` (the total), `steps_per_epoch` (None when the data has no
     length), `should_stop` and `stop_reason` (set by `request_stop`) and `resumed_from`.
+
+    `request_interrupt(reason)` (what a signal handler calls) stops the loop after the step
+    that is running, without finishing the epoch: every callback's `on_interrupt` runs
+    (`ModelCheckpoint` saves the last finished step) and `fit` raises `FitInterruptedError`. A
+    fit resumed from such a checkpoint continues the epoch where it stopped, skipping the
+    batches already trained on, and ends as an uninterrupted fit would.
 
     Args:
         trainer: the `VAETrainer` (or other trainer with `loop_steps`) whose steps to run.
@@ -197,6 +210,8 @@ class Trainer:
         self.resumed_from: tuple[int, int] | None = None
         """`(epoch, step)` of the checkpoint this fit resumed from, if it did."""
         self._skipped_run: list[int] = []
+        self._interrupt: str | None = None
+        self._resume_steps = 0
 
     @classmethod
     def from_loss_fn(
@@ -212,6 +227,10 @@ class Trainer:
         nonfinite: NonFinite = "skip",
         mesh: Mesh | None = None,
         max_consecutive_skips: int = 10,
+        ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        accumulate: int = 1,
+        precision: PrecisionName | PrecisionPolicy = "float32",
     ) -> "Trainer":
         """A Trainer over the loss that `make_loss_fn(step)` returns.
 
@@ -231,12 +250,25 @@ class Trainer:
             nonfinite: `"skip"`, `"raise"` or `"apply"` (see `LossFnTrainer`).
             mesh: train data-parallel over this mesh.
             max_consecutive_skips: stop after this many skipped steps in a row.
+            ema_decay: keep an average of the parameters (see `LossFnTrainer`).
+            ema_warmup: the average's warm-up (see `TrainStep`).
+            accumulate: micro-batches per optimizer update (see `TrainStep`).
+            precision: the mixed-precision policy (see `PrecisionPolicy`).
 
         Returns:
             A Trainer driving a `LossFnTrainer`.
         """
         engine = LossFnTrainer(
-            model, optimizer, make_loss_fn, key=key, nonfinite=nonfinite, mesh=mesh
+            model,
+            optimizer,
+            make_loss_fn,
+            key=key,
+            nonfinite=nonfinite,
+            mesh=mesh,
+            ema_decay=ema_decay,
+            ema_warmup=ema_warmup,
+            accumulate=accumulate,
+            precision=precision,
         )
         return cls(
             engine,
@@ -253,6 +285,18 @@ class Trainer:
         if not self.should_stop:
             self.should_stop = True
             self.stop_reason = reason
+
+    def request_interrupt(self, reason: str) -> None:
+        """Stop after the running step, save it through the callbacks' `on_interrupt` and
+        raise `FitInterruptedError(reason)` from `fit`. Safe to call from a signal handler: it
+        only sets a flag, which the loop reads between steps."""
+        if self._interrupt is None:
+            self._interrupt = reason
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether `request_interrupt` was called during this fit."""
+        return self._interrupt is not None
 
     # -- fit ---------------------------------------------------------------------------
 
@@ -282,6 +326,7 @@ class Trainer:
         Raises:
             ValueError: for empty training or validation data, before any step.
             NonFiniteStepError: after `max_consecutive_skips` skipped steps in a row.
+            FitInterruptedError: after `request_interrupt`, once the callbacks saved the state.
         """
         epochs = checked_int("", "epochs", epochs, 1)
         train_source = _epoch_source(train_data, "train_data")
@@ -291,18 +336,27 @@ class Trainer:
         self.should_stop, self.stop_reason, self.resumed_from = False, None, None
         self.history = History()
         self._skipped_run = []
+        self._resume_steps = 0
+        self._interrupt = None
         try:
             for callback in self.callbacks:
                 callback.setup(self)  # e.g. unwritable folders fail before any step
             start = self._resume() if resume else 0
             if start >= self.epochs:
                 return self.history
-            first_epoch = self._non_empty(train_source, start)
+            done = self._resume_steps  # steps of the first epoch trained before a resume
+            first_epoch = (
+                self._non_empty(train_source, start)
+                if done == 0
+                else itertools.islice(iter(train_source(start)), done, None)
+            )
             for callback in self.callbacks:
                 callback.on_fit_start(self)
             for epoch in range(start, self.epochs):
                 batches = first_epoch if epoch == start else iter(train_source(epoch))
-                self._run_epoch(epoch, batches, val_source)
+                self._run_epoch(epoch, batches, val_source, done=done if epoch == start else 0)
+                if self.interrupted:
+                    self._stop_interrupted()
                 if self.should_stop:
                     break
             self.history.stop_reason = self.stop_reason
@@ -322,17 +376,31 @@ class Trainer:
             )
         return _chain(first, iterator)
 
+    def _stop_interrupted(self) -> None:
+        for callback in self.callbacks:
+            callback.on_interrupt(self)
+        reason, step = self._interrupt or "", self.engine.step
+        raise FitInterruptedError(
+            f"training was interrupted ({reason}) after step {step}", reason=reason, step=step
+        )
+
     def _run_epoch(
         self,
         epoch: int,
         batches: Iterator[Batch],
         val_source: Callable[[int], Iterable[Batch]] | None,
+        *,
+        done: int = 0,
     ) -> None:
+        """Train, validate and log one epoch; `done` of its steps were trained before a
+        resume (they are in the history already, and `batches` starts after them)."""
         self.epoch = epoch
         for callback in self.callbacks:
             callback.on_epoch_start(self, epoch)
-        start_time, first_row = time.perf_counter(), self.history.num_steps
+        start_time, first_row = time.perf_counter(), self.history.num_steps - done
         self._train_epoch(epoch, batches)
+        if self._interrupt is not None:
+            return  # no validation or epoch logs: the epoch is not over
         logs = self.history.epoch_means(epoch, since=first_row)
         if not logs:
             raise ValueError(f"train_data yielded no batches for epoch {epoch}")
@@ -370,6 +438,7 @@ class Trainer:
                     self._count_skips(first + offset, values)
                     for callback in step_callbacks:
                         callback.on_step_end(self, first + offset, values)
+                    fault_point("step")  # a test hook (elbox._faults)
 
         def one(batch: Batch) -> None:
             nonlocal step
@@ -391,9 +460,9 @@ class Trainer:
                 step += fused
                 chunk = []
             drain(_METRICS_LAG)
-            if self.should_stop:
+            if self.should_stop or self._interrupt is not None:
                 break
-        if not self.should_stop:
+        if not self.should_stop and self._interrupt is None:
             for batch in chunk:  # the epoch's last batches that do not fill a dispatch
                 one(batch)
         drain(0)
@@ -418,10 +487,16 @@ class Trainer:
         steps = self._steps
         results: list[tuple[int, Metrics]] = []
         for batch in source(0):
-            _, metrics = steps.engine.evaluate(steps.evaluation_step, steps.prepare(batch, 1))
-            shown = {
-                name: value for name, value in metrics.items() if name not in steps.hidden_metrics
-            }
+            prepared = steps.prepare(batch, 1)
+            shown: Metrics = {}
+            for weights in steps.weights:  # the trained parameters, and their average
+                _, metrics = steps.engine.evaluate(steps.evaluation_step, prepared, weights=weights)
+                prefix = "" if weights == "trained" else f"{weights}_"
+                shown.update(
+                    (prefix + name, value)
+                    for name, value in metrics.items()
+                    if name not in steps.hidden_metrics
+                )
             results.append((_leading_size(batch), shown))
         total = sum(size for size, _ in results)
         if total == 0:
@@ -435,10 +510,17 @@ class Trainer:
     # -- checkpoints and resume ------------------------------------------------------
 
     def checkpoint_metadata(self, epoch: int) -> dict[str, Any]:
-        """What a checkpoint stores besides the arrays: enough for an exact resume."""
+        """What a checkpoint stores besides the arrays: enough for an exact resume.
+
+        `epoch_steps` is how many steps of `epoch` are done; `complete` whether the epoch
+        ended (an interrupted fit saves an epoch cut short).
+        """
+        epoch_steps = sum(1 for e in self.history.steps["epoch"] if e == epoch)
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
+            "complete": len(self.history.epochs) > epoch,
+            "epoch_steps": epoch_steps,
             "step": self.engine.step,
             "epochs": self.epochs,
             "config": self._steps.config,
@@ -468,10 +550,15 @@ class Trainer:
         epoch = int(metadata["epoch"])
         self._check_config(metadata)
         self.history = History.from_dict(metadata["history"])
-        self.history.truncate(epochs=epoch + 1)
         self._load_callback_states(metadata["callbacks"])
         self.resumed_from = (epoch, int(metadata["step"]))
-        return epoch + 1
+        if metadata.get("complete", True):
+            self.history.truncate(epochs=epoch + 1)
+            return epoch + 1
+        # Saved mid-epoch by an interrupted fit: continue that epoch after its done steps.
+        self._resume_steps = int(metadata["epoch_steps"])
+        self.history.truncate(epochs=epoch, keep_steps_of=epoch)
+        return epoch
 
     def _check_config(self, metadata: Mapping[str, Any]) -> None:
         current = self._steps.config

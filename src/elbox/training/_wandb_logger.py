@@ -16,7 +16,8 @@ from ._protocols import TrainingLoop
 class WandbLogger(AbstractExperimentLogger):
     """Logs every step's metrics, each epoch's logs and image panels to a W&B run.
 
-    Uses the `wandb` package, an optional extra: `pip install 'elbox[wandb]'`. The run
+    Uses the `wandb` package, an optional package: `pip install wandb` (or
+    elbox's extra: `pip install '.[wandb]'` in a clone of elbox). The run
     starts when the fit does and finishes when it ends (marked failed after an error).
     W&B reads its usual environment variables (`WANDB_API_KEY`, `WANDB_MODE`, ...); with
     `mode="offline"` (or `WANDB_MODE=offline`) nothing is sent, and `wandb sync` uploads

@@ -1,20 +1,27 @@
 """`elbox study NAME`: train a grid of settings, each for several seeds, and report.
 
 Every setting is checked before anything trains. The seeds of a setting train together
-(see `_seeds`); after each setting its rows are appended to `study.csv` and `study.md` and
-the plot are redrawn, so a study killed midway keeps what it finished, and `--resume`
-skips the settings whose every seed has a row.
+(see `_seeds`); after each setting its rows are appended to `study.csv`, the paired
+differences (`paired.csv`), `study.md` and the plot are redrawn, and `study.json` records
+the wall time so far and each setting's data (examples, steps), so a study killed midway
+keeps what it finished, and `--resume` skips the settings whose every seed has a row.
 """
 
 import dataclasses
 import json
+import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+import jax
+
+from ..._atomic import write_atomic
 from .._build import training_config
+from .._disentanglement import DEFAULT_BUDGET, Budget
 from .._errors import RunError
 from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
 from .._likelihood import check_likelihood_data
@@ -23,6 +30,7 @@ from .._splits import Splits, load_splits
 from .._train import resolve_options
 from ._grid import GridError, parse_grid
 from ._measure import METRICS, measure
+from ._paired import PAIRED_COLUMNS, comparisons, paired_rows
 from ._report import (
     CSV_FILE,
     MARKDOWN_FILE,
@@ -31,6 +39,7 @@ from ._report import (
     columns,
     complete_settings,
     markdown,
+    paired_metrics,
     plot,
     read_rows,
     write_rows,
@@ -39,7 +48,10 @@ from ._seeds import train_seeds
 from ._spec import STUDIES, Measures, Setting, StudySpec, on_dataset
 
 SPEC_FILE = "study.json"
-_FORMAT = 1
+PAIRED_FILE = "paired.csv"
+_FORMAT = 2
+# What study.json records of a run, beside the plan: not compared by --resume.
+_RUN_KEYS = ("command", "run")
 # The options that say where the data is, not what a study computes.
 _DATA_PLACE = ("data_dir", "no_download")
 
@@ -61,9 +73,12 @@ class StudyPlan:
     epochs: int
     measures: Measures
     output: Path
+    budget: Budget | None = None
+    """The disentanglement scores' budget (None for a study that measures collapse)."""
 
     def record(self) -> dict[str, Any]:
-        """What `study.json` holds: enough to tell whether `--resume` continues this study.
+        """What `study.json` holds of the plan: enough to tell whether `--resume` continues
+        this study.
 
         Where the standard data sets are kept (`--data-dir`, `--no-download`) is left out:
         it does not change what a study computes, and may change when it is resumed.
@@ -74,6 +89,7 @@ class StudyPlan:
             "seeds": self.seeds,
             "epochs": self.epochs,
             "measures": self.measures,
+            "budget": None if self.budget is None else dataclasses.asdict(self.budget),
             "settings": {
                 setting.label: {
                     name: value
@@ -102,7 +118,8 @@ def _on_dataset(
         if spec.measures == "disentanglement" and dataset not in GROUND_TRUTH_DATASETS:
             raise StudyError(
                 f"--dataset {dataset}: the {spec.name} study measures disentanglement, which "
-                f"needs ground-truth factors: use {' or '.join(GROUND_TRUTH_DATASETS)}"
+                f"needs ground-truth factors: use {', '.join(GROUND_TRUTH_DATASETS[:-1])} or "
+                f"{GROUND_TRUTH_DATASETS[-1]}"
             )
         spec = on_dataset(spec, dataset)
     place: dict[str, Any] = {}
@@ -120,6 +137,7 @@ def plan_study(
     epochs: int | None,
     grid: Sequence[str],
     output: Path | None,
+    budget: Sequence[str] = (),
     dataset: str | None = None,
     data_dir: Path | None = None,
     no_download: bool = False,
@@ -128,8 +146,9 @@ def plan_study(
 
     Raises:
         StudyError: for an unknown study, a bad `--grid`, a setting whose options or VAE
-            configuration are invalid, bad `--seeds` / `--epochs`, or a `--dataset` the
-            study cannot measure.
+            configuration are invalid, bad `--seeds` / `--epochs`, a bad `--budget` (or
+            one given to a study that computes no disentanglement score), or a `--dataset`
+            the study cannot measure.
     """
     spec = STUDIES.get(name)
     if spec is None:
@@ -162,14 +181,80 @@ def plan_study(
         options[setting.label] = chosen
     measures = _measures(spec, list(options.values()))
     folder = Path("studies") / spec.name if output is None else output
-    return StudyPlan(spec, settings, options, list(range(seeds)), chosen_epochs, measures, folder)
+    chosen_budget: Budget | None = None
+    if measures == "disentanglement":
+        try:
+            chosen_budget = DEFAULT_BUDGET.replaced(budget)
+        except ValueError as error:
+            raise StudyError(str(error)) from None
+    elif budget:
+        raise StudyError(
+            "--budget sets the disentanglement scores' points: this study measures collapse "
+            "and computes none"
+        )
+    return StudyPlan(
+        spec,
+        settings,
+        options,
+        list(range(seeds)),
+        chosen_epochs,
+        measures,
+        folder,
+        chosen_budget,
+    )
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """What `study.json` records of the study's run, beside its plan (`"run"`).
+
+    Attributes:
+        command: the command that started the study.
+        seconds: the study's wall time, over every session that ran it (`--resume`).
+        settings: for each finished setting, by label: its data and length
+            (`train_examples`, `validation_examples`, `test_examples`, `steps_per_epoch`,
+            `steps`) and `train_seconds`, the wall time of its seeds' training.
+        machine: where it ran: `cpus` (the processor count) and `backend` (JAX's).
+    """
+
+    command: str
+    seconds: float = 0.0
+    settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    machine: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `"run"` entry of `study.json`."""
+        return {"seconds": self.seconds, "machine": self.machine, "settings": self.settings}
+
+
+def write_record(plan: StudyPlan, run: RunRecord) -> None:
+    """Write `study.json` whole (atomically): the command, the plan and the run."""
+    text = json.dumps({"command": run.command, **plan.record(), "run": run.to_json()}, indent=2)
+    write_atomic(plan.output / SPEC_FILE, text + "\n")
+
+
+def read_record(folder: Path) -> dict[str, Any]:
+    """The `study.json` of `folder`.
+
+    Raises:
+        StudyError: when it is not a JSON object.
+    """
+    path = folder / SPEC_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise StudyError(f"{path} cannot be read as a study's record: {error}") from None
+    if not isinstance(saved, dict):
+        raise StudyError(f"{path} is not a study's record (not a JSON object)")
+    return saved
 
 
 def prepare_folder(
     plan: StudyPlan, *, resume: bool, overwrite: bool, command: str = ""
-) -> tuple[list[Row], str]:
+) -> tuple[list[Row], RunRecord]:
     """Make the study's folder ready: the rows of the settings a resumed study finished, and
-    the command that started the study (`command`, or a resumed study's own).
+    the record of the study's run (the command that started it: `command`, or a resumed
+    study's own; the time and settings it has finished).
 
     Raises:
         StudyError: when the folder holds another study (or anything else) and neither
@@ -182,17 +267,27 @@ def prepare_folder(
         raise StudyError("--resume continues a study and --overwrite replaces it: choose one")
     if record_path.exists():
         if resume:
-            saved = json.loads(record_path.read_text())
-            started_by = str(saved.pop("command", command))
-            if saved != plan.record():
+            saved = read_record(folder)
+            run = saved.get("run") or {}
+            started = RunRecord(
+                str(saved.get("command", command)),
+                float(run.get("seconds", 0.0)),
+                dict(run.get("settings", {})),
+                dict(run.get("machine", {})),
+            )
+            plan_part = {key: value for key, value in saved.items() if key not in _RUN_KEYS}
+            if plan_part != plan.record():
                 raise StudyError(
                     f"--resume: {folder} holds study {saved.get('name')!r} with other "
-                    "settings, seeds or epochs; repeat the original command, or use "
+                    "settings, seeds, epochs or budget; repeat the original command, or use "
                     "--overwrite to start again"
                 )
             rows = read_rows(folder / CSV_FILE) if (folder / CSV_FILE).exists() else []
             done = complete_settings(rows, plan.seeds)
-            return [row for row in rows if row["setting"] in done], started_by
+            started.settings = {
+                label: values for label, values in started.settings.items() if label in done
+            }
+            return [row for row in rows if row["setting"] in done], started
         if not overwrite:
             raise StudyError(
                 f"{folder} already holds a study; pass --resume to continue it or "
@@ -204,8 +299,9 @@ def prepare_folder(
     elif folder.exists() and any(folder.iterdir()):
         raise StudyError(f"{folder} is not empty and holds no study; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps({"command": command, **plan.record()}, indent=2))
-    return [], command
+    started = RunRecord(command)
+    write_record(plan, started)
+    return [], started
 
 
 def _splits(cache: dict[tuple[str, str], Splits], options: TrainOptions) -> Splits:
@@ -215,12 +311,15 @@ def _splits(cache: dict[tuple[str, str], Splits], options: TrainOptions) -> Spli
     return cache[key]
 
 
-def run_study(plan: StudyPlan, rows: list[Row], *, command: str) -> Path:
+def run_study(plan: StudyPlan, rows: list[Row], run: RunRecord) -> Path:
     """Train and measure every setting not in `rows`; write the study's files as it goes.
 
     Returns:
         The path of `study.md`.
     """
+    session = time.perf_counter()
+    before = run.seconds
+    run.machine = {"cpus": os.cpu_count(), "backend": jax.default_backend()}
     metric_names = list(METRICS[plan.measures])
     header = columns(plan.spec, metric_names)
     done = complete_settings(rows, plan.seeds)
@@ -244,7 +343,7 @@ def run_study(plan: StudyPlan, rows: list[Row], *, command: str) -> Path:
         for seed, trainer, skipped in zip(
             plan.seeds, trained.trainers, trained.skipped, strict=True
         ):
-            values = measure(trainer, options, splits, plan.measures, seed=seed)
+            values = measure(trainer, options, splits, plan.measures, seed=seed, budget=plan.budget)
             rows.append(
                 {
                     "setting": setting.label,
@@ -255,24 +354,61 @@ def run_study(plan: StudyPlan, rows: list[Row], *, command: str) -> Path:
                     "skipped_steps": skipped,
                 }
             )
+        run.settings[setting.label] = {
+            "train_examples": len(splits.train),
+            "validation_examples": len(splits.validation),
+            "test_examples": len(splits.test),
+            "steps_per_epoch": trained.steps_per_epoch,
+            "steps": trained.steps_per_epoch * plan.epochs,
+            "train_seconds": trained.seconds,
+        }
+        run.seconds = before + time.perf_counter() - session
         write_rows(plan.output / CSV_FILE, header, rows)
-        _write_report(plan, rows, metric_names, command)
+        _write_report(plan, rows, metric_names, run)
         print(
             f"{prefix}: {len(plan.seeds)} seeds trained together in {trained.seconds:.1f} s, "
             f"measured in {time.perf_counter() - start - trained.seconds:.1f} s",
             flush=True,
         )
-    return _write_report(plan, rows, metric_names, command)
+    run.seconds = before + time.perf_counter() - session
+    return _write_report(plan, rows, metric_names, run)
+
+
+def report_notes(plan: StudyPlan, rows: Sequence[Row]) -> list[str]:
+    """The sentences under `study.md`'s header: the scoring budget, and the examples of
+    the mutual information."""
+    notes = [] if plan.budget is None else [plan.budget.describe()]
+    counts = sorted(
+        {round(math.exp(float(row["mi_ceiling"]))) for row in rows if "mi_ceiling" in row}
+    )
+    if counts:
+        examples = " or ".join(f"{count:,}" for count in counts)
+        notes.append(
+            f"The mutual information is estimated on N = {examples} examples, so it cannot "
+            f"exceed log N (`mi_ceiling`); the plot marks that ceiling."
+        )
+    return [" ".join(notes)] if notes else []
 
 
 def _write_report(
-    plan: StudyPlan, rows: Sequence[Row], metric_names: Sequence[str], command: str
+    plan: StudyPlan, rows: Sequence[Row], metric_names: Sequence[str], run: RunRecord
 ) -> Path:
+    write_record(plan, run)
+    found = comparisons(plan.spec, plan.settings)
+    paired = paired_rows(found, rows, paired_metrics(metric_names))
+    write_rows(plan.output / PAIRED_FILE, PAIRED_COLUMNS, paired)
     text = markdown(
-        plan.spec, plan.settings, rows, metric_names, command=command, epochs=plan.epochs
+        plan.spec,
+        plan.settings,
+        rows,
+        metric_names,
+        command=run.command,
+        epochs=plan.epochs,
+        seconds=run.seconds,
+        notes=report_notes(plan, rows),
     )
     path = plan.output / MARKDOWN_FILE
-    path.write_text(text)
+    write_atomic(path, text)
     shown = [name for name in plan.spec.plot_metrics if name in metric_names] or metric_names
     plot(plan.spec, plan.settings, rows, shown, plan.output / PLOT_FILE)
     return path

@@ -1,6 +1,7 @@
 """A study's files: `study.csv` (a row per run), `study.md` (mean ± sd per setting), plots."""
 
 import csv
+import io
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -13,10 +14,12 @@ matplotlib.use("Agg")  # files only: no display is needed or assumed
 
 import matplotlib.pyplot as plt  # after choosing the backend
 
+from ..._atomic import atomic_path, write_atomic
 from ...likelihoods._by_name import likelihood_from_name
 from .._likelihood import default_likelihood
 from .._options import TrainOptions
-from ._measure import DESCRIPTIONS
+from ._measure import CEILINGS, DESCRIPTIONS
+from ._paired import Comparison, Difference, compare, comparisons
 from ._spec import Setting, StudySpec
 
 CSV_FILE = "study.csv"
@@ -60,13 +63,12 @@ def read_rows(path: Path) -> list[Row]:
 
 
 def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
-    """Write `study.csv` whole, atomically (a crash never leaves half a file)."""
-    temporary = path.with_suffix(".csv.tmp")
-    with temporary.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(header))
-        writer.writeheader()
-        writer.writerows(rows)
-    temporary.replace(path)
+    """Write a CSV (`study.csv`, `paired.csv`) whole, atomically."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(header))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())
 
 
 def _format(metric: str, mean: float, spread: float) -> str:
@@ -88,10 +90,10 @@ def summary(rows: Sequence[Row], metric: str) -> tuple[float, float]:
 MAX_TABLE_METRICS = 4
 
 
-def metric_groups(metric_names: Sequence[str]) -> list[list[str]]:
-    """`metric_names` in order, split into as few groups of at most `MAX_TABLE_METRICS` as
-    can be, the later groups the larger (6 metrics: 3 + 3; 7: 3 + 4)."""
-    count = math.ceil(len(metric_names) / MAX_TABLE_METRICS)
+def metric_groups(metric_names: Sequence[str], maximum: int = MAX_TABLE_METRICS) -> list[list[str]]:
+    """`metric_names` in order, split into as few groups of at most `maximum` as can be,
+    the later groups the larger (6 metrics: 3 + 3; 7: 3 + 4)."""
+    count = math.ceil(len(metric_names) / maximum)
     sizes = [
         len(metric_names) // count + (1 if index >= count - len(metric_names) % count else 0)
         for index in range(count)
@@ -140,6 +142,69 @@ def likelihoods_line(spec: StudySpec, settings: Sequence[Setting]) -> str:
     return f"Likelihood: `{distinct[0]}`, {distribution}, in every setting."
 
 
+def format_duration(seconds: float) -> str:
+    """A study's wall time as the pages quote it: `45 s`, `3 min 18 s`, `1 h 5 min`."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _signed(metric: str, value: float) -> str:
+    digits = 3 if metric in _SCORES else 1 if metric == "active_units" else 2
+    return f"{value:+.{digits}f}"
+
+
+def paired_cell(metric: str, difference: Difference) -> str:
+    """`**+0.28** [+0.25, +0.32]`: the mean paired difference, bold where its interval
+    excludes 0, and the interval (the mean alone for one seed)."""
+    mean = _signed(metric, difference.mean)
+    if difference.count < 2:
+        return mean
+    interval = f"[{_signed(metric, difference.low)}, {_signed(metric, difference.high)}]"
+    return f"**{mean}** {interval}" if difference.resolved else f"{mean} {interval}"
+
+
+# Paired cells are wider than the means' cells: at most this many metrics per table.
+MAX_PAIRED_METRICS = 3
+
+
+def paired_metrics(metric_names: Sequence[str]) -> list[str]:
+    """The metrics that are compared between settings (not the constant ceilings)."""
+    return [name for name in metric_names if name not in CEILINGS.values()]
+
+
+def _paired_tables(
+    found: Sequence[Comparison], rows: Sequence[Row], metric_names: Sequence[str]
+) -> list[str]:
+    lines: list[str] = []
+    names = paired_metrics(metric_names)
+    groups = list(dict.fromkeys(comparison.group for comparison in found))
+    for group in groups:
+        mine = [comparison for comparison in found if comparison.group == group]
+        title = "Other objectives" if group == "extra" else f"`{group}`"
+        held = mine[0].held
+        head = "comparison" if not held else f"{group} ({', '.join(held)})"
+        lines += ["", f"{title}: each row is (setting - reference), seed by seed:", ""]
+        for index, chosen in enumerate(metric_groups(names, MAX_PAIRED_METRICS)):
+            if index:
+                lines.append("")
+            lines += [
+                f"| {head} | " + " | ".join(chosen) + " |",
+                "|---|" + "---:|" * len(chosen),
+            ]
+            for comparison in mine:
+                cells = []
+                for metric in chosen:
+                    difference = compare(comparison, rows, metric)
+                    cells.append("" if difference is None else paired_cell(metric, difference))
+                lines.append(f"| {comparison.name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(
     spec: StudySpec,
     settings: Sequence[Setting],
@@ -148,23 +213,28 @@ def markdown(
     *,
     command: str,
     epochs: int,
+    seconds: float | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """`study.md`: the table of means ± standard deviations over seeds, per setting.
+    """`study.md`: the table of means ± standard deviations over seeds, per setting, and the
+    paired differences between settings (see `_paired`).
 
-    With two axes or more, a table per axis follows: each level's mean over the seeds and
-    the other axes' levels (its spread is over all of those runs). The tables are marked
-    as sections (`table`, `axes`, `metrics`) that other pages can include.
+    `seconds` is the study's wall time, when known; `notes` are sentences for the header
+    (the scoring budgets, the examples of the mutual information). The tables are marked
+    as sections (`table`, `paired`, `metrics`) that other pages can include.
     """
     seeds = sorted({int(row["seed"]) for row in rows})
     labels = [setting.label for setting in settings]
     by_setting = [[row for row in rows if row["setting"] == label] for label in labels]
+    took = "" if seconds is None else f" in {format_duration(seconds)}"
     lines = [
         f"# Study `{spec.name}`",
         "",
         spec.description,
         "",
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), {epochs} epochs, made by "
-        f"`{command}`. Each cell is the mean ± the standard deviation over the seeds.",
+        f"`{command}`{took}. Each cell is the mean ± the standard deviation over the seeds.",
+        *(["", *notes] if notes else []),
         "",
         likelihoods_line(spec, settings),
         "",
@@ -172,14 +242,21 @@ def markdown(
         *_table(labels, by_setting, metric_names, "setting"),
         "<!-- --8<-- [end:table] -->",
     ]
-    if len(spec.axes) >= 2:
-        lines += ["", "<!-- --8<-- [start:axes] -->"]
-        for axis in spec.axes:
-            levels = [level.label for level in axis.levels]
-            groups = [[row for row in rows if row.get(axis.name) == level] for level in levels]
-            lines += ["", f"By `{axis.name}`, over every other setting and seed:", ""]
-            lines += _table(levels, groups, metric_names, axis.name)
-        lines += ["", "<!-- --8<-- [end:axes] -->"]
+    found = comparisons(spec, settings)
+    if found:
+        count = len(seeds)
+        lines += [
+            "",
+            "<!-- --8<-- [start:paired] -->",
+            f"Paired differences: seed S of a setting starts from the same initial parameters "
+            f"and draws the same batches as seed S of its reference, so each cell is the mean "
+            f"over the {count} seeds of (setting - reference), with the 95% t-interval over "
+            f"the seeds' differences ({max(count - 1, 0)} degrees of freedom) in brackets; "
+            f"**bold** where the interval excludes 0. The others are not resolved with "
+            f"{count} seeds.",
+            *_paired_tables(found, rows, metric_names),
+            "<!-- --8<-- [end:paired] -->",
+        ]
     lines += ["", "<!-- --8<-- [start:metrics] -->", "Metrics:", ""]
     lines += [f"- `{name}`: {DESCRIPTIONS[name]}" for name in metric_names]
     lines += ["<!-- --8<-- [end:metrics] -->"]
@@ -242,6 +319,17 @@ def plot(
             )
             seeds = [float(row[metric]) for row in mine]
             panel.scatter([x] * len(seeds), seeds, s=8, color=colour, alpha=0.4)
+        ceiling = _ceiling(rows, metric)
+        if ceiling is not None:
+            # The estimate cannot exceed it: values near the line are saturated.
+            panel.axhline(ceiling, color="black", linestyle="--", linewidth=1)
+            panel.annotate(
+                f"ceiling log N = {ceiling:.2f}",
+                (0.02, ceiling),
+                xycoords=("axes fraction", "data"),
+                va="bottom",
+                fontsize=8,
+            )
         panel.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
         panel.set_title(metric)
         panel.grid(axis="y", alpha=0.3)
@@ -252,9 +340,20 @@ def plot(
     figure.suptitle(f"elbox study {spec.name}: mean ± standard deviation over seeds")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=110, bbox_inches="tight", format=path.suffix[1:])
+    finally:
+        plt.close(figure)
     return path
+
+
+def _ceiling(rows: Sequence[Row], metric: str) -> float | None:
+    """The ceiling of `metric`'s estimate, when the rows hold it (the largest of them)."""
+    column = CEILINGS.get(metric)
+    values = [float(row[column]) for row in rows if column is not None and column in row]
+    finite = [value for value in values if math.isfinite(value)]
+    return max(finite) if finite else None
 
 
 def complete_settings(rows: Sequence[Row], seeds: Sequence[int]) -> set[str]:

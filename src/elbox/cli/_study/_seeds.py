@@ -21,6 +21,7 @@ from .._build import build_vae, run_settings
 from .._likelihood import run_likelihood
 from .._options import TrainOptions
 from .._processes import Processes
+from .._progress import progress
 from .._splits import Splits, batch_loader
 
 
@@ -32,11 +33,13 @@ class TrainedSeeds:
         trainers: one `VAETrainer` per seed, holding that seed's final state.
         seconds: the wall time of the training, compilation included.
         skipped: how many steps each seed skipped (non-finite loss or gradients).
+        steps_per_epoch: the steps of one epoch (whole batches of the training split).
     """
 
     trainers: list[VAETrainer[Any]]
     seconds: float
     skipped: list[int]
+    steps_per_epoch: int
 
 
 def stack(trees: Sequence[Any]) -> Any:
@@ -54,7 +57,9 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     start = time.perf_counter()
     one = Processes(count=1, index=0, devices=1)
     loaders = [
-        batch_loader(splits.train, options.batch_size, one, shuffle=True, seed=seed)
+        batch_loader(
+            splits.train, options.batch_size * options.accumulate, one, shuffle=True, seed=seed
+        )
         for seed in seeds
     ]
     steps_per_epoch = len(loaders[0])
@@ -70,11 +75,13 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
     train_step = trainers[0].as_train_step(run_likelihood(options))
     step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
     state = stack([trainer.state for trainer in trainers])
-    for epoch in range(options.epochs):
-        epochs = [loader.for_epoch(epoch) for loader in loaders]
-        for batches in zip(*epochs, strict=True):
-            state, _ = step_all(state, np.stack(batches))
+    with progress(options.epochs, f"training {len(seeds)} seeds") as bar:
+        for epoch in range(options.epochs):
+            epochs = [loader.for_epoch(epoch) for loader in loaders]
+            for batches in zip(*epochs, strict=True):
+                state, _ = step_all(state, np.stack(batches))
+            bar.update(1)
     for trainer, seed_state in zip(trainers, unstack(state, len(seeds)), strict=True):
         trainer.load_state(seed_state)
     skipped = [int(count) for count in np.asarray(state.skipped)]
-    return TrainedSeeds(trainers, time.perf_counter() - start, skipped)
+    return TrainedSeeds(trainers, time.perf_counter() - start, skipped, steps_per_epoch)

@@ -28,10 +28,16 @@ class Level:
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
-    """A study's axis: an option (or group of options) and the levels it takes."""
+    """A study's axis: an option (or group of options) and the levels it takes.
+
+    `references` are the levels the others are compared with (by paired differences over
+    the seeds, each against the references before it; see `_paired`): the first level
+    when empty.
+    """
 
     name: str
     levels: tuple[Level, ...]
+    references: tuple[str, ...] = ()
 
     @classmethod
     def of_values(cls, option: str, values: list[Any]) -> "Axis":
@@ -63,6 +69,8 @@ class StudySpec:
         measures: the metrics to report.
         epochs: the default number of epochs.
         plot_metrics: the metrics the study's plot shows.
+        references: the settings the extra ones are compared with (paired over the
+            seeds; see `_paired`): the first setting when empty.
     """
 
     name: str
@@ -73,6 +81,7 @@ class StudySpec:
     epochs: int
     plot_metrics: tuple[str, ...]
     extra: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    references: tuple[str, ...] = ()
 
     def settings(self) -> list[Setting]:
         """Every setting: the grid's combinations in order, then the extra ones."""
@@ -130,6 +139,8 @@ COLLAPSE = StudySpec(
                 Level("0.5 per-sample", {"free_bits": 0.5, "free_bits_mode": "per_sample"}),
                 Level("0.5 batch", {"free_bits": 0.5, "free_bits_mode": "batch"}),
             ),
+            # Free bits against none, and counted over the batch against per sample.
+            references=("off", "0.5 per-sample"),
         ),
     ),
     measures="collapse",
@@ -159,6 +170,8 @@ BETA = StudySpec(
         ("capacity, c_max=25", {"objective": "capacity", "c_max": 25.0, "gamma": 1000.0}),
         ("beta-tc, beta=6", {"objective": "beta-tc", "beta": 6.0}),
     ),
+    # The other objectives against every beta.
+    references=("beta=1.0", "beta=2.0", "beta=4.0", "beta=8.0", "beta=16.0"),
     measures="disentanglement",
     epochs=15,  # 3 seeds x 7 settings, measured, in under 15 minutes on 2 cores
     plot_metrics=("recon_loss", "kl", "mig", "factor_vae", "beta_vae", "dci_disentanglement"),
@@ -187,6 +200,7 @@ BETA_DSPRITES = StudySpec(
     },
     axes=(Axis.of_values("beta", [1.0, 2.0, 4.0, 6.0, 8.0, 16.0]),),
     extra=BETA.extra,
+    references=tuple(f"beta={beta}" for beta in (1.0, 2.0, 4.0, 6.0, 8.0, 16.0)),
     measures="disentanglement",
     epochs=27,  # 27 x 11,207 steps: the published 300,000 (a GPU's work, not a laptop's)
     plot_metrics=BETA.plot_metrics,

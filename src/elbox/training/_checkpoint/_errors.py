@@ -44,8 +44,34 @@ def quiet_orbax_logs() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
+# What the operating system says when storage refuses a write; orbax and tensorstore bury
+# it in long messages, of which it is the part a user needs.
+_STORAGE_REASONS: Final = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Permission denied",
+)
+
+
+def _storage_reason(error: BaseException) -> str | None:
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for text in _STORAGE_REASONS:
+            if text in str(current):
+                return text
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def reason(error: BaseException) -> str:
-    """A one-line account of an orbax or tensorstore error, for messages."""
+    """A one-line account of an orbax or tensorstore error, for messages (the operating
+    system's words alone when storage refused a write: "No space left on device")."""
+    storage = _storage_reason(error)
+    if storage is not None:
+        return storage
     lines = str(error).strip().splitlines()
     text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."

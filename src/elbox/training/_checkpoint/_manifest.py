@@ -12,10 +12,10 @@ unchecked.
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Final
 
+from ..._atomic import write_atomic
 from ._errors import UnreadableError, reason
 
 MANIFEST: Final = "elbox-manifest.json"
@@ -35,9 +35,7 @@ def write_manifest(folder: Path) -> None:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and not path.name.startswith(MANIFEST)
     }
-    partial = folder / f"{MANIFEST}.partial"
-    partial.write_text(json.dumps({"format": FORMAT, "files": files}))
-    os.replace(partial, folder / MANIFEST)
+    write_atomic(folder / MANIFEST, json.dumps({"format": FORMAT, "files": files}))
 
 
 def parse_json(path: Path) -> None:

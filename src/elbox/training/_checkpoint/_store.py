@@ -1,5 +1,6 @@
 """`CheckpointStore`: checkpoints of a `TrainState` and JSON metadata, on orbax's manager."""
 
+import contextlib
 import functools
 import os
 import shutil
@@ -15,6 +16,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as ocp_managers
 
 from ..._sharding import is_primary_process, sync_processes
+from ..._signals import deferred_signals
 from ..._validation import checked_step
 from ...core._train_state import TrainState
 from ._errors import CheckpointError, UnreadableError, quiet_orbax_logs, reason
@@ -44,6 +46,8 @@ _TRASH: Final = ".deleted"
 _DAMAGED: Final = ".damaged"
 # The JSON files orbax parses when it opens a folder.
 _ORBAX_JSON: Final = ("_CHECKPOINT_METADATA", "metrics/metrics")
+# orbax writes a checkpoint into `<step>` + this suffix (+ a time stamp), renamed when done.
+_TMP_SUFFIX: Final = ".orbax-checkpoint-tmp"
 
 
 def _writable_folder(directory: str | os.PathLike[str]) -> Path:
@@ -159,7 +163,7 @@ class CheckpointStore:
             self._set_aside_damaged_steps()
         sync_processes(f"elbox-checkpoint-open:{self._directory}")
         try:
-            with quiet_orbax_logs():
+            with deferred_signals(), quiet_orbax_logs():
                 self._manager = ocp.CheckpointManager(
                     self._directory, options=options, handler_registry=handler_registry()
                 )
@@ -276,26 +280,31 @@ class CheckpointStore:
         args = ocp.args.Composite(
             **{STATE: ocp.args.StandardSave(stored), RECORD: ocp.args.JsonSave(payload)}
         )
-        try:
-            if step in self._manager.all_steps():
-                self._manager.delete(step)
-            self._manager.save(step, args=args, metrics=orbax_metrics, force=True)
-            step_folder = self._step_folder(step)
-            # unless retention removed it at once (an old step)
-            if is_primary_process() and step_folder.is_dir():
-                write_manifest(step_folder)
-            sync_processes(f"elbox-checkpoint-manifest:{self._directory}:{step}")
-            listed = list(self._manager.all_steps())
-            if listed != sorted(listed):  # orbax lists in save order; re-read in step order
-                self._manager.reload()
-        except Exception as error:
-            raise CheckpointError(
-                f"could not save the checkpoint of step {step} in {self._directory}: "
-                f"{reason(error)}"
-            ) from error
-        finally:
-            if is_primary_process():
-                self._purge_trash()
+        # SIGINT and SIGTERM wait for the save: a signal handler raising inside orbax would
+        # leave its temporary folder behind.
+        with deferred_signals(), quiet_orbax_logs():
+            try:
+                if step in self._manager.all_steps():
+                    self._manager.delete(step)
+                self._manager.save(step, args=args, metrics=orbax_metrics, force=True)
+                step_folder = self._step_folder(step)
+                # unless retention removed it at once (an old step)
+                if is_primary_process() and step_folder.is_dir():
+                    write_manifest(step_folder)
+                sync_processes(f"elbox-checkpoint-manifest:{self._directory}:{step}")
+                listed = list(self._manager.all_steps())
+                if listed != sorted(listed):  # orbax lists in save order; re-read in step order
+                    self._manager.reload()
+            except Exception as error:
+                if is_primary_process():
+                    self._remove_unfinished(step)
+                raise CheckpointError(
+                    f"could not save the checkpoint of step {step} in {self._directory}: "
+                    f"{reason(error)}; the checkpoints saved before are kept"
+                ) from error
+            finally:
+                if is_primary_process():
+                    self._purge_trash()
 
     # -- restoring ----------------------------------------------------------------------
 
@@ -353,7 +362,8 @@ class CheckpointStore:
                     f"no checkpoint of step {step} in {self._directory}; saved steps: {steps}"
                 )
         try:
-            state, metadata = self._restore_step(like, step)
+            with deferred_signals():
+                state, metadata = self._restore_step(like, step)
         except UnreadableError as error:
             raise CheckpointError(
                 f"the checkpoint of step {step} in {self._directory} is unreadable ({error})"
@@ -367,7 +377,8 @@ class CheckpointStore:
         failures: list[str] = []
         for index, step in enumerate(newest_first):
             try:
-                state, metadata = self._restore_step(like, step)
+                with deferred_signals():
+                    state, metadata = self._restore_step(like, step)
             except UnreadableError as error:
                 failures.append(f"step {step}: {error}")
                 if index + 1 < len(newest_first):
@@ -432,7 +443,8 @@ class CheckpointStore:
         if len(layout) != len(specs):
             raise CheckpointError(
                 f"{where} does not match `like`: it holds {len(layout)} arrays, `like` has "
-                f"{len(specs)} (a different model or optimizer?)"
+                f"{len(specs)} (a different model or optimizer, or another ema_decay or "
+                "precision?)"
             )
         for index, (saved, wanted, path) in enumerate(zip(layout, specs, paths, strict=True)):
             if saved != wanted:
@@ -477,6 +489,17 @@ class CheckpointStore:
                     stacklevel=3,
                 )
 
+    def _remove_unfinished(self, step: int) -> None:
+        """Remove what a failed save of `step` left: orbax's temporary folder, and the step
+        folder when it lacks its file list (the save failed after orbax renamed it)."""
+        for path in self._directory.glob(f"{step}{_TMP_SUFFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
+        folder = self._step_folder(step)
+        if folder.is_dir() and not (folder / MANIFEST).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                self._manager.reload()
+
     def _purge_trash(self) -> None:
         # What is in the trash is no longer listed as a checkpoint, so a deletion cut short
         # costs only disk space; the next save or opening of the folder finishes it.
@@ -495,7 +518,8 @@ class CheckpointStore:
             return
         self._closed = True
         try:
-            self._manager.close()
+            with deferred_signals(), quiet_orbax_logs():
+                self._manager.close()
         finally:
             if is_primary_process():
                 self._purge_trash()
