@@ -27,7 +27,7 @@ def test_eval_prints_and_writes_the_general_metrics(
     capsys.readouterr()
     assert main(["eval", str(digits_run), "--num-samples", "20"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"best checkpoint \(epoch 0\) on the test split \(\d+ examples\)", out)
+    assert re.search(r"best checkpoint \(epoch 1\) on the test split \(\d+ examples\)", out)
     assert "K=20," in out
     record = json.loads((digits_run / "evaluation.json").read_text())
     assert record["metrics"] == ["neg_elbo", "log_likelihood", "active_units", "mutual_information"]

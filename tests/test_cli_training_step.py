@@ -28,6 +28,8 @@ from elbox.objectives._objective import step_key
 FLAGS = [
     "--framework", "equinox", "--batch-norm", "--ema-decay", "0.9", "--accumulate", "2",
     "--precision", "bfloat16", "--hidden", "16", "--latent", "3", "--epochs", "2",
+    "--loss-type", "bce_logits",  # the loss _neg_elbo_by_hand computes
+    "--eval-samples", "20",
 ]  # fmt: skip
 
 

@@ -94,11 +94,9 @@ def test_non_2d_latents_are_rejected() -> None:
         gaussian_kl(jnp.zeros(4), jnp.zeros(4))
 
 
-latents = hnp.arrays(
-    np.float32,
-    hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
-    elements=st.floats(-4.0, 4.0, width=32),
-)
+# A few shapes, each compiled once: every new shape would cost a compilation.
+shapes = st.sampled_from([(1, 1), (1, 6), (4, 3), (6, 5)])
+latents = hnp.arrays(np.float32, shapes, elements=st.floats(-4.0, 4.0, width=32))
 
 
 @settings(max_examples=60, deadline=None)
@@ -109,8 +107,8 @@ def test_kl_is_non_negative(mean: FloatArray, data: st.DataObject) -> None:
     assert np.all(kl >= -1e-6)
 
 
-@settings(max_examples=30, deadline=None)
-@given(shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8))
+@settings(max_examples=10, deadline=None)
+@given(shape=shapes)
 def test_kl_is_zero_at_the_standard_normal(shape: tuple[int, ...]) -> None:
     loss, per_sample = kl_loss(jnp.zeros(shape), jnp.zeros(shape))
     assert float(loss) == 0.0

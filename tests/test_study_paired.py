@@ -8,12 +8,13 @@ import pytest
 from elbox.cli._study import STUDIES
 from elbox.cli._study._paired import (
     Comparison,
+    compare,
     comparisons,
     paired_difference,
     paired_rows,
     t_critical,
 )
-from elbox.cli._study._report import format_duration, markdown, paired_cell
+from elbox.cli._study._report import format_duration, markdown, paired_cell, summary
 from elbox.cli._study._spec import Axis, StudySpec
 
 
@@ -156,3 +157,27 @@ def test_a_paired_cell_keeps_the_metric_s_digits() -> None:
 )
 def test_durations_read_as_the_pages_quote_them(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_metric_some_seed_lacks_is_left_empty_and_paired_where_both_have_it() -> None:
+    # NaN: the bound under a likelihood that is no distribution of the data.
+    rows = [
+        {"setting": "a", "seed": 0, "bound": 1.0},
+        {"setting": "a", "seed": 1, "bound": 3.0},
+        {"setting": "a", "seed": 2, "bound": math.nan},
+        {"setting": "b", "seed": 0, "bound": 0.5},
+        {"setting": "b", "seed": 1, "bound": 1.5},
+        {"setting": "b", "seed": 2, "bound": 9.0},
+    ]
+    mean, spread = summary(rows[:3], "bound")
+    assert math.isnan(mean)  # not a mean over fewer seeds
+    assert math.isnan(spread)
+    # Deviations from 11/3: -19/6, -13/6, 32/6; squares sum to 1554/36, over 2.
+    mean, spread = summary(rows[3:], "bound")
+    assert mean == pytest.approx(11 / 3)
+    assert spread == pytest.approx(math.sqrt(777) / 6)
+    comparison = Comparison("x", "a", "b", "a vs b")
+    difference = compare(comparison, rows, "bound")
+    assert difference is not None
+    assert difference.values == (0.5, 1.5)  # seeds 0 and 1: seed 2 pairs with nothing
+    assert compare(comparison, [r for r in rows if r["seed"] == 2], "bound") is None

@@ -44,8 +44,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         >>> target = Path(tempfile.mkdtemp()) / "table.csv"
         >>> with atomic_path(target) as temporary:
         ...     _ = temporary.write_text("a,b\\n1,2\\n")
-        >>> target.read_text().splitlines(), sorted(p.name for p in target.parent.iterdir())
-        (['a,b', '1,2'], ['table.csv'])
+        >>> target.read_text().splitlines()
+        ['a,b', '1,2']
+        >>> sorted(p.name for p in target.parent.iterdir())  # no temporary file left
+        ['table.csv']
     """
     target = Path(path)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")

@@ -16,8 +16,9 @@ from typing import Any
 
 from .._atomic import write_json
 from .._custom_types import Weights
+from . import _disentanglement
 from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse, end_of_run_examples
-from ._disentanglement import DEFAULT_BUDGET, SCORES, disentanglement_scores
+from ._disentanglement import SCORES, disentanglement_scores
 from ._errors import RunError
 from ._ground_truth import has_factors
 from ._likelihood import run_likelihood
@@ -97,7 +98,8 @@ def evaluate(
     scores = [name for name in names if name in SCORES]
     if scores:
         record["disentanglement"] = disentanglement_scores(loaded.model, options, scores, seed=0)
-        record["disentanglement_budget"] = dataclasses.asdict(DEFAULT_BUDGET)
+        # Read at call time: the budget of this evaluation, as disentanglement_scores reads it.
+        record["disentanglement_budget"] = dataclasses.asdict(_disentanglement.DEFAULT_BUDGET)
     write_json(folder / EVALUATION_FILE, record)
     return record
 

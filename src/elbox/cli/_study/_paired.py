@@ -172,7 +172,7 @@ def compare(
     comparison: Comparison, rows: Sequence[Mapping[str, Any]], metric: str
 ) -> Difference | None:
     """The paired difference of `metric` for `comparison`, over the seeds both settings
-    have; None when they share none."""
+    have a value for; None when they share none."""
     mine = {
         int(row["seed"]): float(row[metric]) for row in rows if row["setting"] == comparison.setting
     }
@@ -181,7 +181,13 @@ def compare(
         for row in rows
         if row["setting"] == comparison.reference
     }
-    seeds = sorted(mine.keys() & theirs.keys())
+    # A seed without the metric (NaN: a bound under a likelihood that is no distribution
+    # of the data) pairs with nothing.
+    seeds = sorted(
+        seed
+        for seed in mine.keys() & theirs.keys()
+        if not (math.isnan(mine[seed]) or math.isnan(theirs[seed]))
+    )
     if not seeds:
         return None
     return paired_difference([mine[s] for s in seeds], [theirs[s] for s in seeds])

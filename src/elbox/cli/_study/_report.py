@@ -73,14 +73,20 @@ def write_rows(path: Path, header: Sequence[str], rows: Sequence[Row]) -> None:
 
 def _format(metric: str, mean: float, spread: float) -> str:
     digits = 3 if metric in _SCORES else 1 if metric == "active_units" else 2
+    if math.isnan(mean):
+        return ""
     if math.isnan(spread):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {spread:.{digits}f}"
 
 
 def summary(rows: Sequence[Row], metric: str) -> tuple[float, float]:
-    """Mean and sample standard deviation (NaN for one seed) of a metric over rows."""
+    """Mean and sample standard deviation (NaN for one seed) of a metric over rows; both
+    NaN where a row has none (a bound under a likelihood that is no distribution of the
+    data), so that such a cell is left empty rather than averaged over fewer seeds."""
     values = [float(row[metric]) for row in rows]
+    if not values or any(math.isnan(value) for value in values):
+        return math.nan, math.nan
     spread = statistics.stdev(values) if len(values) > 1 else math.nan
     return statistics.fmean(values), spread
 

@@ -44,6 +44,21 @@ def quiet_orbax_logs() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
+_AFTER_A_FAILED_SAVE: Final = _DropOrbaxRecords()
+
+
+def quiet_orbax_logs_from_now_on() -> None:
+    """Silence orbax's log records for the rest of the process, after a save failed.
+
+    A failed save leaves orbax's background threads (the metadata writer) failing too;
+    they log the same failure with a traceback, possibly at the interpreter's exit,
+    after elbox has reported it in one line.
+    """
+    logger = logging.getLogger("absl")
+    if _AFTER_A_FAILED_SAVE not in logger.filters:
+        logger.addFilter(_AFTER_A_FAILED_SAVE)
+
+
 # What the operating system says when storage refuses a write; orbax and tensorstore bury
 # it in long messages, of which it is the part a user needs.
 _STORAGE_REASONS: Final = (

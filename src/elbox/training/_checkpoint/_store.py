@@ -19,7 +19,13 @@ from ..._sharding import is_primary_process, sync_processes
 from ..._signals import deferred_signals
 from ..._validation import checked_step
 from ...core._train_state import TrainState
-from ._errors import CheckpointError, UnreadableError, quiet_orbax_logs, reason
+from ._errors import (
+    CheckpointError,
+    UnreadableError,
+    quiet_orbax_logs,
+    quiet_orbax_logs_from_now_on,
+    reason,
+)
 from ._layout import (
     FORMAT,
     RECORD,
@@ -296,6 +302,7 @@ class CheckpointStore:
                 if listed != sorted(listed):  # orbax lists in save order; re-read in step order
                     self._manager.reload()
             except Exception as error:
+                quiet_orbax_logs_from_now_on()
                 if is_primary_process():
                     self._remove_unfinished(step)
                 raise CheckpointError(
