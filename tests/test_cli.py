@@ -283,7 +283,7 @@ def test_training_curves_show_the_objectives_metrics(
         ),
         ("--kl-annealing", "cosine", "'none', 'linear', 'sigmoid', 'cyclical'"),
         ("--loss-type", "l1", "'mse', 'bce', 'bce_logits', 'mae'"),
-        ("--objective", "factor-vae", "'elbo', 'capacity', 'beta-tc'"),
+        ("--objective", "factor-vae", "'elbo', 'capacity', 'beta-tc', 'iwae'"),
     ],
 )
 def test_unknown_names_list_the_choices(

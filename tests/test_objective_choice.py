@@ -80,7 +80,7 @@ def test_free_bits_belong_to_the_elbo(name: Any) -> None:
 
 @pytest.mark.usefixtures("without_hook_checks")
 def test_an_unknown_name_lists_the_choices() -> None:
-    message = "objective must be one of 'elbo', 'capacity', 'beta-tc'; got 'factor-vae'"
+    message = "objective must be one of 'elbo', 'capacity', 'beta-tc', 'iwae'; got 'factor-vae'"
     with pytest.raises(ValueError, match=re.escape(message)):
         objective_from_name("factor-vae")  # type: ignore[arg-type]  # the point
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -100,7 +100,8 @@ def test_the_trainer_refuses_bad_options_naming_them() -> None:
         make_trainer("equinox", objective="capacity", objective_options={"capacity_steps": 0})
     message = (
         "objective_options has no option 'beta'; the options are 'c_max', 'capacity_steps', "
-        "'gamma', 'dataset_size' (the beta of the 'beta-tc' objective is the KL schedule's: "
+        "'gamma', 'dataset_size', 'num_samples', 'gradient' (the beta of the 'beta-tc' "
+        "objective is the KL schedule's: "
         "VAETrainingConfig.beta)"
     )
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -187,7 +187,10 @@ def test_resume_skips_finished_settings(tmp_path: Path, capsys: pytest.CaptureFi
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["study", "nonsense"], "unknown study 'nonsense'; the studies are collapse, beta, grid"),
+        (
+            ["study", "nonsense"],
+            "unknown study 'nonsense'; the studies are collapse, beta, iwae, grid",
+        ),
         (["study", "grid"], "the study `grid` is made of --grid options: give at least one"),
         (["study", "grid", "--grid", "betta=1,2"], "--grid betta: not an `elbox train` option"),
         (["study", "grid", "--grid", "seed=1,2"], "--grid seed: the study's seeds are 0 .."),

@@ -5,6 +5,7 @@ from ._config import VAETrainingConfig as VAETrainingConfig
 from ._custom_types import AnyArray as AnyArray
 from ._custom_types import Batch as Batch
 from ._custom_types import FreeBitsMode as FreeBitsMode
+from ._custom_types import IWAEGradient as IWAEGradient
 from ._custom_types import KLAnnealing as KLAnnealing
 from ._custom_types import KLScheduleLike as KLScheduleLike
 from ._custom_types import LikelihoodName as LikelihoodName
@@ -75,6 +76,8 @@ from .objectives._capacity import CapacityObjective as CapacityObjective
 from .objectives._elbo import ELBOObjective as ELBOObjective
 from .objectives._elbo import elbo_terms as elbo_terms
 from .objectives._from_name import objective_from_name as objective_from_name
+from .objectives._importance_weights import effective_sample_size as effective_sample_size
+from .objectives._iwae import IWAEObjective as IWAEObjective
 from .objectives._kl import apply_free_bits as apply_free_bits
 from .objectives._kl import gaussian_kl as gaussian_kl
 from .objectives._kl import kl_loss as kl_loss

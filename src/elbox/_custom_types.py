@@ -31,10 +31,10 @@ Weights: TypeAlias = Literal["trained", "ema"]
 """Which parameters evaluate a model: `"trained"` (those the optimizer updates) or `"ema"`
 (their exponential moving average, kept when a trainer has an `ema_decay`)."""
 
-ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc"]
+ObjectiveName: TypeAlias = Literal["elbo", "capacity", "beta-tc", "iwae"]
 """A training objective by name: `"elbo"` (the annealed negative ELBO, `ELBOObjective`),
-`"capacity"` (capacity annealing, `CapacityObjective`) or `"beta-tc"` (beta-TCVAE,
-`BetaTCObjective`)."""
+`"capacity"` (capacity annealing, `CapacityObjective`), `"beta-tc"` (beta-TCVAE,
+`BetaTCObjective`) or `"iwae"` (the importance-weighted bound, `IWAEObjective`)."""
 
 
 class ObjectiveOptions(TypedDict, total=False):
@@ -46,12 +46,16 @@ class ObjectiveOptions(TypedDict, total=False):
       `gamma` (default 1000.0); see `CapacityObjective`.
     - `"beta-tc"`: `dataset_size` (default None: the batch is the data set); see
       `BetaTCObjective`.
+    - `"iwae"`: `num_samples` (K, default 5), `gradient` (default `"standard"`); see
+      `IWAEObjective`.
     """
 
     c_max: float
     capacity_steps: int
     gamma: float
     dataset_size: int | None
+    num_samples: int
+    gradient: "IWAEGradient"
 
 
 # The documented form of each alias is the one static checkers see; at run time the
@@ -89,6 +93,11 @@ if TYPE_CHECKING:
     """The name of a built-in likelihood: a `LossName`, or one of the normalised
     likelihoods that `likelihood_from_name` lists."""
 
+    IWAEGradient: TypeAlias = Literal["standard", "dreg", "stl"]
+    """The gradient estimator of `IWAEObjective`: `"standard"` (the reparameterised
+    gradient of the bound), `"dreg"` (doubly reparameterised, Tucker et al. 2019) or
+    `"stl"` (sticking the landing, Roeder et al. 2017)."""
+
     Params: TypeAlias = PyTree[Array]
     """A model's trained parameters: for an Equinox model, the model with `None` in place
     of its untrained parts; for a Flax NNX model, the `nnx.State` of its trained
@@ -112,6 +121,8 @@ else:
     RealNumber = float | int
     # Checked by `reconstruction_loss`, whose error lists the valid names.
     LossName = LikelihoodName = str
+    # Checked by `IWAEObjective`, whose error lists the estimators.
+    IWAEGradient = str
     # Pytrees of any structure (a static checker sees PyTree[...] as Any); the framework
     # seam checks what a model and optimizer are, with messages that say what it takes.
     Params = ModelState = OptState = PyTree

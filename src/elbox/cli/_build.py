@@ -131,6 +131,8 @@ def saved_settings(
 
 def objective_options_of(options: TrainOptions, total_steps: int) -> ObjectiveOptions:
     """The objective's options, the capacity's ramp scaled to the run's length by default."""
+    if options.objective == "iwae":
+        return {"num_samples": options.num_samples, "gradient": options.gradient}
     if options.objective != "capacity":
         return {}
     ramp = max(1, total_steps // 2) if options.capacity_steps is None else options.capacity_steps

@@ -94,16 +94,22 @@ class TrainOptions(StepFeatureOptions, EvaluationOptions, LoggingOptions, LoopOp
     """The cyclical schedule's period in steps (default: a quarter of the run)."""
     free_bits_mode: Literal["per_sample", "batch"] = "per_sample"
     """Clamp each sample's KL per dimension, or the batch average (Kingma et al. 2016)."""
-    objective: Literal["elbo", "capacity", "beta-tc"] = "elbo"
+    objective: Literal["elbo", "capacity", "beta-tc", "iwae"] = "elbo"
     """The objective: the annealed ELBO; capacity annealing, recon + gamma |KL - C|, with no
-    KL schedule (Burgess et al. 2018); or beta-TCVAE, the annealed --beta on the total
-    correlation alone (Chen et al. 2018)."""
+    KL schedule (Burgess et al. 2018); beta-TCVAE, the annealed --beta on the total
+    correlation alone (Chen et al. 2018); or the importance-weighted bound of
+    --num-samples codes, with no KL schedule or free bits (Burda et al. 2016)."""
     c_max: float = 25.0
     """--objective capacity: the capacity C finally reached, in nats."""
     capacity_steps: int | None = None
     """--objective capacity: steps for C to rise from 0 to --c-max (default: half the run)."""
     gamma: float = 1000.0
     """--objective capacity: the weight of |KL - C|."""
+    num_samples: int = 5
+    """--objective iwae: K, the importance samples per example."""
+    gradient: Literal["standard", "dreg", "stl"] = "standard"
+    """--objective iwae: the gradient estimator; dreg keeps the encoder's gradient useful
+    as K grows (Tucker et al. 2019)."""
     loss_type: Literal["mse", "bce", "bce_logits", "mae"] | None = None
     """The reconstruction loss, one of the spec's four (or give --likelihood)."""
     likelihood: LikelihoodChoice | None = None
@@ -298,6 +304,14 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
             problems.append(f"{_flag(name)} must be a finite number >= 0; got {value}")
     if options.capacity_steps is not None and options.capacity_steps < 1:
         problems.append(f"--capacity-steps must be >= 1; got {options.capacity_steps}")
+    if options.num_samples < 1:
+        problems.append(f"--num-samples must be >= 1; got {options.num_samples}")
+    for name in ("num_samples", "gradient"):
+        if name in (given or {}) and options.objective != "iwae":
+            problems.append(
+                f"{_flag(name)} is an option of --objective iwae, not of --objective "
+                f"{options.objective}: add --objective iwae, or leave {_flag(name)} out"
+            )
     if not options.learning_rate > 0:
         problems.append(f"--learning-rate must be a finite number > 0; got {options.learning_rate}")
     if options.loss_type is not None and options.likelihood not in (None, options.loss_type):

@@ -2,6 +2,8 @@
 
 - The model's fit: [`log_likelihood`][elbox.metrics.log_likelihood], the importance-weighted
   bound of log p(x) (Burda et al., 2016).
+- Training objectives' gradients: [`gradient_snr`][elbox.metrics.gradient_snr], their
+  signal-to-noise ratio (Rainforth et al., 2018).
 - Posterior collapse: [`kl_per_dimension`][elbox.metrics.kl_per_dimension],
   [`active_units`][elbox.metrics.active_units] and
   [`mutual_information`][elbox.metrics.mutual_information] (He et al., 2019).
@@ -24,6 +26,8 @@ from ._collapse import kl_per_dimension as kl_per_dimension
 from ._dci import DCIScores as DCIScores
 from ._dci import dci as dci
 from ._factor_vae import factor_vae_score as factor_vae_score
+from ._gradient_snr import GradientSNR as GradientSNR
+from ._gradient_snr import gradient_snr as gradient_snr
 from ._ground_truth import GroundTruthData as GroundTruthData
 from ._ground_truth import Representation as Representation
 from ._likelihood import log_likelihood as log_likelihood

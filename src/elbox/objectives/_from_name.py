@@ -1,11 +1,12 @@
 """The training objectives by name, with their options: how trainers, the command line and
-studies choose between the ELBO, capacity annealing and beta-TC."""
+studies choose between the ELBO, capacity annealing, beta-TC and the IWAE bound."""
 
 from collections.abc import Mapping
 from typing import Any, get_args
 
 from .._custom_types import (
     FreeBitsMode,
+    IWAEGradient,
     KLScheduleLike,
     LikelihoodName,
     ObjectiveName,
@@ -22,6 +23,7 @@ from ._capacity import (
     CapacityObjective,
 )
 from ._elbo import ELBOObjective
+from ._iwae import DEFAULT_NUM_SAMPLES, IWAEObjective
 from ._objective import AbstractObjective
 from ._schedules import ConstantSchedule
 
@@ -32,6 +34,7 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
     "elbo": (),
     "capacity": ("c_max", "capacity_steps", "gamma"),
     "beta-tc": ("dataset_size",),
+    "iwae": ("num_samples", "gradient"),
 }
 _ALL_OPTIONS = tuple(ObjectiveOptions.__annotations__)
 
@@ -84,8 +87,11 @@ def objective_from_name(
     capacity_steps: int | None = None,
     gamma: RealNumber | None = None,
     dataset_size: int | None = None,
+    num_samples: int | None = None,
+    gradient: IWAEGradient | None = None,
 ) -> AbstractObjective:
-    """The objective called `name`, with its options: `"elbo"`, `"capacity"` or `"beta-tc"`.
+    """The objective called `name`, with its options: `"elbo"`, `"capacity"`, `"beta-tc"`
+    or `"iwae"`.
 
     One entry point for code that picks objectives from plain values (the `elbox`
     command, studies that compare them): `VAETrainer(objective=..., objective_options=...)`
@@ -96,11 +102,13 @@ def objective_from_name(
       `capacity_steps`, `gamma`.
     - `"beta-tc"`: `BetaTCObjective`, `schedule` weighting the total correlation (no free
       bits); option `dataset_size`.
+    - `"iwae"`: `IWAEObjective`, the K-sample importance-weighted bound (neither
+      `schedule` nor free bits); options `num_samples`, `gradient`.
 
     Args:
         name: the objective.
         schedule: the KL weight schedule (beta included); defaults to
-            `ConstantSchedule(1.0)`. Unused by `"capacity"`.
+            `ConstantSchedule(1.0)`. Unused by `"capacity"` and `"iwae"`.
         loss_type: the reconstruction loss or likelihood, by name or as an instance.
         free_bits: the free-bits threshold in nats per latent dimension (`"elbo"` only).
         free_bits_mode: `"per_sample"` or `"batch"` (`"elbo"` only).
@@ -111,6 +119,8 @@ def objective_from_name(
         gamma: the weight of `|KL - C|` (`"capacity"`; default 1000.0).
         dataset_size: the `N` of the `log(N * M)` correction (`"beta-tc"`; default None,
             the batch alone).
+        num_samples: K, the importance samples per example (`"iwae"`; default 5).
+        gradient: `"standard"`, `"dreg"` or `"stl"` (`"iwae"`; default `"standard"`).
 
     Raises:
         ValueError: for an unknown name, an option of another objective, free bits with
@@ -133,16 +143,18 @@ def objective_from_name(
             ("capacity_steps", capacity_steps),
             ("gamma", gamma),
             ("dataset_size", dataset_size),
+            ("num_samples", num_samples),
+            ("gradient", gradient),
         )
         if value is not None
     }
     checked_objective_options(name, given)
     if name != "elbo" and free_bits > 0:
-        control = (
-            "controls the KL with its capacity"
-            if name == "capacity"
-            else "weights the total correlation"
-        )
+        control = {
+            "capacity": "controls the KL with its capacity",
+            "beta-tc": "weights the total correlation",
+            "iwae": "trains the importance-weighted bound, whose KL is unweighted",
+        }[name]
         raise ValueError(
             f"free_bits is {free_bits}, but free bits apply to the 'elbo' objective only; "
             f"the {name!r} objective {control}: set free_bits to 0"
@@ -153,6 +165,13 @@ def objective_from_name(
             c_max=DEFAULT_C_MAX if c_max is None else c_max,
             capacity_steps=DEFAULT_CAPACITY_STEPS if capacity_steps is None else capacity_steps,
             gamma=DEFAULT_GAMMA if gamma is None else gamma,
+            loss_type=loss_type,
+            report_neg_elbo=report_neg_elbo,
+        )
+    if name == "iwae":
+        return IWAEObjective(
+            DEFAULT_NUM_SAMPLES if num_samples is None else num_samples,
+            gradient="standard" if gradient is None else gradient,
             loss_type=loss_type,
             report_neg_elbo=report_neg_elbo,
         )

@@ -82,6 +82,21 @@ def encode_sample_decode(
             "needs the sampled latent code, so it calls model.encode(x) -> (mean, logvar) "
             "and model.decode(z) -> recon_x rather than model(x)"
         )
+    x, mean, logvar = encode_posterior(model, x)
+    noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
+    z = mean + jnp.exp(0.5 * logvar) * noise
+    return x, decode_codes(model, z), mean, logvar, z
+
+
+def encode_posterior(model: Model, x: Array) -> tuple[Array, Array, Array]:
+    """`model.encode(x)`, checked to be two arrays: `(x, mean, logvar)`.
+
+    A 16-bit model (see `call_vae`) encodes the data cast to its dtype, and `x`, `mean`
+    and `logvar` come back in float32, where the codes are drawn and the loss computed.
+
+    Raises:
+        TypeError: when `encode` does not return `(mean, logvar)`.
+    """
     compute = framework_of(model).compute_dtype(model)
     encoded = model.encode(x if compute is None else x.astype(compute))
     if not (
@@ -97,11 +112,26 @@ def encode_sample_decode(
     if compute is not None:  # a 16-bit model: the code and the loss in float32
         wide = float_dtype()
         x, mean, logvar = x.astype(wide), mean.astype(wide), logvar.astype(wide)
-    noise = jax.random.normal(key, mean.shape, dtype=mean.dtype)
-    z = mean + jnp.exp(0.5 * logvar) * noise
-    if compute is None:
-        return x, model.decode(z), mean, logvar, z
-    return x, model.decode(z.astype(compute)).astype(x.dtype), mean, logvar, z
+    return x, mean, logvar
+
+
+def decode_codes(model: Model, z: Array) -> Array:
+    """`model.decode(z)`; a 16-bit model decodes `z` cast to its dtype, and its output
+    comes back in float32."""
+    compute = framework_of(model).compute_dtype(model)
+    decoded: Array = model.decode(z if compute is None else z.astype(compute))
+    return decoded if compute is None else decoded.astype(float_dtype())
+
+
+def require_encode_decode(model: Model, objective: str) -> None:
+    """A TypeError naming what is missing when `model` has no `encode` or `decode`."""
+    missing = [name for name in ("encode", "decode") if not callable(getattr(model, name, None))]
+    if missing:
+        raise TypeError(
+            f"{type(model).__name__} has no {' or '.join(missing)} method: {objective} "
+            "calls model.encode(x) -> (mean, logvar) and model.decode(z) -> recon_x "
+            "rather than model(x)"
+        )
 
 
 def step_key(key: PRNGKeyArray, step: StepLike) -> PRNGKeyArray:

@@ -87,9 +87,10 @@ class VAETrainer(AbstractTrainer[ModelT]):
     The objective is the annealed ELBO unless `objective` names another way to control
     the KL term: `"capacity"` (`CapacityObjective`: `recon + gamma * |KL - C(step)|`; the
     config's KL schedule is not used) or `"beta-tc"` (`BetaTCObjective`: the config's
-    schedule, beta included, weights the total correlation instead of the whole KL).
-    Neither takes free bits. `evaluate` reports the same unannealed `neg_elbo` whatever the
-    objective.
+    schedule, beta included, weights the total correlation instead of the whole KL), or
+    trains another bound: `"iwae"` (`IWAEObjective`: the K-sample importance-weighted
+    bound, with no KL schedule). None of them takes free bits. `evaluate` reports the
+    same unannealed `neg_elbo` whatever the objective.
 
     Args:
         model: an `nnx.Module` called as `model(x)`, or an `eqx.Module` called as
@@ -102,10 +103,11 @@ class VAETrainer(AbstractTrainer[ModelT]):
             defaults to `jax.random.key(0)`. NNX models draw noise from their own `nnx.Rngs`.
         kl_schedule: replaces the config's KL schedule with any callable from step to
             weight, such as an optax schedule.
-        objective: the training objective by name: `"elbo"` (the default), `"capacity"`
-            or `"beta-tc"` (see `objective_from_name`).
+        objective: the training objective by name: `"elbo"` (the default), `"capacity"`,
+            `"beta-tc"` or `"iwae"` (see `objective_from_name`).
         objective_options: the named objective's options, e.g. `{"c_max": 25.0,
-            "capacity_steps": 100_000, "gamma": 1000.0}` for `"capacity"` (see
+            "capacity_steps": 100_000, "gamma": 1000.0}` for `"capacity"`, or
+            `{"num_samples": 50, "gradient": "dreg"}` for `"iwae"` (see
             `ObjectiveOptions`); those left out take the objective's defaults.
         donate: donate the training state's buffers to each step, so that it updates them in
             place: memory for one copy of the state instead of two, and a few percent faster.
@@ -319,7 +321,8 @@ class VAETrainer(AbstractTrainer[ModelT]):
         Returns:
             The loss and the metrics `loss`, `recon_loss`, `kl_loss` and `kl_weight` (and
             the objective's own: `capacity` for `"capacity"`; `mutual_info`,
-            `total_correlation` and `dimension_kl` for `"beta-tc"`), as JAX scalars:
+            `total_correlation` and `dimension_kl` for `"beta-tc"`; `iwae_bound` and
+            `ess` for `"iwae"`), as JAX scalars:
             reading them waits for the step, calling does not.
         """
         x = checked_data(batch, 1)

@@ -8,13 +8,19 @@
 - `disentanglement`: the test negative ELBO and its parts, MIG, the FactorVAE and beta-VAE
   scores and DCI disentanglement, on codes of images of the ground-truth data (see
   `_disentanglement`, whose `Budget` says where fewer points are drawn than in
-  disentanglement_lib).
+  disentanglement_lib);
+- `iwae`: the test negative ELBO, the bound with K = 1000, the active units, and the
+  encoder's and decoder's gradient signal-to-noise ratios (`elbox.metrics.gradient_snr`)
+  of the run's own IWAE estimator at the trained parameters, on the first test examples.
 """
 
 from typing import Any
 
+import jax
 import numpy as np
 
+from ...metrics._gradient_snr import gradient_snr
+from ...objectives._iwae import IWAEObjective
 from ...trainers._vae_trainer import VAETrainer
 from .._analysis import LIKELIHOOD_SAMPLES, MAX_BOUND_EXAMPLES, analyse
 from .._disentanglement import DEFAULT_BUDGET, Budget, disentanglement_scores
@@ -42,9 +48,17 @@ DISENTANGLEMENT_METRICS = (
     "beta_vae",
     "dci_disentanglement",
 )
+IWAE_METRICS = (
+    "neg_elbo",
+    "log_likelihood",
+    "active_units",
+    "encoder_snr",
+    "decoder_snr",
+)
 METRICS: dict[Measures, tuple[str, ...]] = {
     "collapse": COLLAPSE_METRICS,
     "disentanglement": DISENTANGLEMENT_METRICS,
+    "iwae": IWAE_METRICS,
 }
 """The metrics each kind of study reports, in table order."""
 
@@ -71,6 +85,11 @@ DESCRIPTIONS = {
     "factor_vae": "FactorVAE score (accuracy; chance is 1 / 5)",
     "beta_vae": "beta-VAE score (accuracy; chance is 1 / 5)",
     "dci_disentanglement": "DCI disentanglement (0 to 1)",
+    "encoder_snr": (
+        "the encoder's gradient signal-to-noise ratio, |mean| / std over 100 draws, "
+        "averaged over its parameters (Rainforth et al. 2018)"
+    ),
+    "decoder_snr": "the decoder's, likewise",
 }
 """What each metric is, for the study's report."""
 
@@ -90,6 +109,12 @@ def information_examples(splits: Splits, limit: int = MAX_BOUND_EXAMPLES) -> Any
     return np.concatenate(parts)
 
 
+SNR_EXAMPLES = 64
+"""The test examples of the gradient SNR's batch."""
+SNR_DRAWS = 100
+"""The gradient draws of the SNR."""
+
+
 def measure(
     trainer: VAETrainer[Any],
     options: TrainOptions,
@@ -101,12 +126,13 @@ def measure(
 ) -> dict[str, float]:
     """The metrics of one trained seed, by name (see `METRICS`); the disentanglement
     scores with `budget` (default: `elbox eval`'s)."""
-    collapse = measures == "collapse"
+    collapse = measures in ("collapse", "iwae")
     weights = weights_of(options.ema_decay)
+    likelihood = run_likelihood(options)
     analysis = analyse(
         trainer,
         splits.test,
-        likelihood=run_likelihood(options),
+        likelihood=likelihood,
         name=str(likelihood_name(options)),
         num_samples=LIKELIHOOD_SAMPLES if collapse else 0,
         seed=10_000 + seed,
@@ -126,6 +152,21 @@ def measure(
         "mutual_information": float(analysis.mutual_information or float("nan")),
         "mi_ceiling": analysis.information_ceiling,
     }
+    if measures == "iwae":
+        # The run's own estimator, on fixed data (a binarisation made fixed).
+        objective = IWAEObjective(
+            options.num_samples,
+            gradient=options.gradient,
+            loss_type=likelihood.for_evaluation(),
+        )
+        snr = gradient_snr(
+            trainer.model,
+            np.asarray(splits.test[:SNR_EXAMPLES]),
+            objective=objective,
+            num_draws=SNR_DRAWS,
+            key=jax.random.key(20_000 + seed),
+        )
+        values.update(encoder_snr=snr.encoder, decoder_snr=snr.decoder)
     if not collapse:
         scores = ("mig", "factor_vae", "beta_vae", "dci")
         model = trainer.model if weights == "trained" else trainer.ema_model
