@@ -21,6 +21,7 @@ from elbox.cli._study._command import (
     RunRecord,
     plan_study,
     report_notes,
+    same_plan,
 )
 from elbox.cli._study._measure import METRICS
 from elbox.cli._study._paired import PAIRED_COLUMNS, comparisons, paired_rows
@@ -49,8 +50,9 @@ def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: 
     plan = plan_study(
         name, seeds=len(saved["seeds"]), epochs=saved["epochs"], grid=[], output=folder
     )
-    # The recorded study is the built-in one, with its default epochs and budget.
-    assert saved == plan.record()
+    # The recorded study is the built-in one, with its default epochs and budget (and the
+    # defaults of options elbox gained after it ran).
+    assert same_plan(saved, plan)
     assert plan.epochs == plan.spec.epochs
     rows = read_rows(folder / CSV_FILE)
     assert len(rows) == 3 * len(plan.settings)
@@ -102,3 +104,22 @@ def test_the_page_includes_the_study_tables_and_plots() -> None:
             assert f'--8<-- "studies/{name}/study.md:{section}"' in page
         assert f"../studies/{name}/{PLOT_FILE}" in page
         assert f"elbox study {name} --seeds 3 --output docs/studies/{name}" in page
+
+
+def test_an_option_added_since_a_study_ran_matches_only_at_its_default() -> None:
+    plan = plan_study("collapse", seeds=1, epochs=1, grid=[], output=STUDIES / "collapse")
+    record = plan.record()
+    older = {
+        **record,
+        "settings": {
+            label: {name: value for name, value in options.items() if name != "num_samples"}
+            for label, options in record["settings"].items()
+        },
+    }
+    assert same_plan(older, plan)  # ran before --num-samples existed: at its default, 5
+    other = plan_study(
+        "collapse", seeds=1, epochs=1, grid=["num_samples=50"], output=STUDIES / "collapse"
+    )
+    assert not same_plan(older, other)  # a study of another K is another study
+    changed = {**record, "epochs": 2}
+    assert not same_plan(changed, plan)

@@ -101,6 +101,36 @@ class StudyPlan:
         }
 
 
+def same_plan(saved: dict[str, Any], plan: StudyPlan) -> bool:
+    """Whether the plan part of a `study.json` is `plan`'s record.
+
+    An option that elbox gained after the study was written is absent from its settings;
+    the study ran with that option's default, so an absent option matches the record
+    where the record holds the default (and only there).
+    """
+    record = plan.record()
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(TrainOptions)
+        if field.default is not dataclasses.MISSING
+    }
+    settings = saved.get("settings")
+    if not isinstance(settings, dict) or settings.keys() != record["settings"].keys():
+        return False
+    completed = {}
+    for label, options in settings.items():
+        if not isinstance(options, dict):
+            return False
+        current = record["settings"][label]
+        added = {
+            name: value
+            for name, value in current.items()
+            if name not in options and name in defaults and defaults[name] == value
+        }
+        completed[label] = {**options, **added}
+    return {**saved, "settings": completed} == record
+
+
 def _measures(spec: StudySpec, options: Sequence[TrainOptions]) -> Measures:
     if spec.name != "grid":
         return spec.measures
@@ -276,7 +306,7 @@ def prepare_folder(
                 dict(run.get("machine", {})),
             )
             plan_part = {key: value for key, value in saved.items() if key not in _RUN_KEYS}
-            if plan_part != plan.record():
+            if not same_plan(plan_part, plan):
                 raise StudyError(
                     f"--resume: {folder} holds study {saved.get('name')!r} with other "
                     "settings, seeds, epochs or budget; repeat the original command, or use "
