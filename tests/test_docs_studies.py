@@ -40,7 +40,7 @@ STUDIES = ROOT / "docs" / "studies"
 PAGE = ROOT / "docs" / "guide" / "knobs.md"
 
 
-@pytest.mark.parametrize("name", ["collapse", "beta"])
+@pytest.mark.parametrize("name", ["collapse", "beta", "iwae"])
 def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: Path) -> None:
     folder = STUDIES / name
     saved = json.loads((folder / SPEC_FILE).read_text())
@@ -75,7 +75,7 @@ def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: 
     assert (folder / PLOT_FILE).stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("name", ["collapse", "beta"])
+@pytest.mark.parametrize("name", ["collapse", "beta", "iwae"])
 def test_the_recorded_data_of_each_setting_is_what_the_code_gives(name: str) -> None:
     folder = STUDIES / name
     saved = json.loads((folder / SPEC_FILE).read_text())
