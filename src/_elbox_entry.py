@@ -34,7 +34,16 @@ def main() -> int:
             signal.signal(signum, hold)
     from elbox.cli import main as command  # imports JAX
 
-    return command()
+    status = command()
+    if status == 1:
+        # A failure the command has reported in one line (a full disk, storage that refuses
+        # a write): what it wrote is whole or removed, and its locks are released. Library
+        # threads may still be failing at it (orbax's writes to a full disk), and would
+        # print their tracebacks while Python shuts down: end the process here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

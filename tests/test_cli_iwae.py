@@ -46,7 +46,7 @@ def test_the_objective_options_are_the_flags() -> None:
     [
         (["--objective", "iwae", "--num-samples", "0"], "--num-samples must be >= 1; got 0"),
         (
-            ["--num-samples", "5"],
+            ["--num-samples", "50"],
             "--num-samples is an option of --objective iwae, not of --objective elbo: add "
             "--objective iwae, or leave --num-samples out",
         ),

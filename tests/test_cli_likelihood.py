@@ -195,7 +195,8 @@ def test_a_study_takes_a_likelihood_axis_and_names_the_likelihood(
     )
     one: Any = plan_study("collapse", seeds=1, epochs=1, grid=[], output=tmp_path)
     assert likelihoods_line(one.spec, one.settings) == (
-        "Likelihood: `bce_logits`, Bernoulli with logits decode(z), in every setting."
+        "Likelihood: `bernoulli`, Bernoulli with logits decode(z), of the data binarised "
+        "afresh at each step (a fixed draw to evaluate), in every setting."
     )
     # A likelihood of other data is refused before any setting trains.
     arguments = ["study", "grid", "--grid", "likelihood=mse,discretised_logistic"]

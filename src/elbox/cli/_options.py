@@ -274,6 +274,13 @@ def options_from(
     return TrainOptions(**{**(file_values or {}), **given_options(namespace)})
 
 
+_FIELD_DEFAULTS: dict[str, Any] = {
+    field.name: field.default
+    for field in dataclasses.fields(TrainOptions)
+    if field.default is not dataclasses.MISSING
+}
+
+
 def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None) -> list[str]:
     """Contradictions and out-of-range values, as messages (empty when all is well).
 
@@ -306,8 +313,11 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
         problems.append(f"--capacity-steps must be >= 1; got {options.capacity_steps}")
     if options.num_samples < 1:
         problems.append(f"--num-samples must be >= 1; got {options.num_samples}")
-    for name in ("num_samples", "gradient"):
-        if name in (given or {}) and options.objective != "iwae":
+    # A value other than the default: config.json and --resume repeat every option, the
+    # defaults of those that do not apply included.
+    iwae_defaults = {name: _FIELD_DEFAULTS[name] for name in ("num_samples", "gradient")}
+    for name, default in iwae_defaults.items():
+        if getattr(options, name) != default and options.objective != "iwae":
             problems.append(
                 f"{_flag(name)} is an option of --objective iwae, not of --objective "
                 f"{options.objective}: add --objective iwae, or leave {_flag(name)} out"

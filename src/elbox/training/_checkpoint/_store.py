@@ -303,6 +303,10 @@ class CheckpointStore:
                     self._manager.reload()
             except Exception as error:
                 quiet_orbax_logs_from_now_on()
+                # Writes of the failed save may still be under way on orbax's threads:
+                # let them end before removing what they wrote, or they write it again.
+                with contextlib.suppress(Exception):
+                    self._manager.wait_until_finished()
                 if is_primary_process():
                     self._remove_unfinished(step)
                 raise CheckpointError(
