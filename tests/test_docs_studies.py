@@ -117,9 +117,12 @@ def test_an_option_added_since_a_study_ran_matches_only_at_its_default() -> None
         },
     }
     assert same_plan(older, plan)  # ran before --num-samples existed: at its default, 5
-    other = plan_study(
-        "collapse", seeds=1, epochs=1, grid=["num_samples=50"], output=STUDIES / "collapse"
-    )
-    assert not same_plan(older, other)  # a study of another K is another study
+    other = {
+        **record,
+        "settings": {
+            label: {**options, "num_samples": 50} for label, options in record["settings"].items()
+        },
+    }
+    assert not same_plan(other, plan)  # a study of another K is another study
     changed = {**record, "epochs": 2}
     assert not same_plan(changed, plan)
