@@ -274,11 +274,12 @@ def options_from(
     return TrainOptions(**{**(file_values or {}), **given_options(namespace)})
 
 
-_FIELD_DEFAULTS: dict[str, Any] = {
+OPTION_DEFAULTS: dict[str, Any] = {
     field.name: field.default
     for field in dataclasses.fields(TrainOptions)
     if field.default is not dataclasses.MISSING
 }
+"""Each `TrainOptions` field's default (the fields that have a plain one)."""
 
 
 def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None) -> list[str]:
@@ -315,7 +316,7 @@ def check_options(options: TrainOptions, given: Mapping[str, Any] | None = None)
         problems.append(f"--num-samples must be >= 1; got {options.num_samples}")
     # A value other than the default: config.json and --resume repeat every option, the
     # defaults of those that do not apply included.
-    iwae_defaults = {name: _FIELD_DEFAULTS[name] for name in ("num_samples", "gradient")}
+    iwae_defaults = {name: OPTION_DEFAULTS[name] for name in ("num_samples", "gradient")}
     for name, default in iwae_defaults.items():
         if getattr(options, name) != default and options.objective != "iwae":
             problems.append(

@@ -25,7 +25,7 @@ from .._disentanglement import DEFAULT_BUDGET, Budget
 from .._errors import RunError
 from .._ground_truth import GROUND_TRUTH_DATASETS, has_factors
 from .._likelihood import check_likelihood_data
-from .._options import DatasetName, TrainOptions, check_options
+from .._options import OPTION_DEFAULTS, DatasetName, TrainOptions, check_options
 from .._splits import Splits, load_splits
 from .._train import resolve_options
 from ._grid import GridError, parse_grid
@@ -109,11 +109,6 @@ def same_plan(saved: dict[str, Any], plan: StudyPlan) -> bool:
     where the record holds the default (and only there).
     """
     record = plan.record()
-    defaults = {
-        field.name: field.default
-        for field in dataclasses.fields(TrainOptions)
-        if field.default is not dataclasses.MISSING
-    }
     settings = saved.get("settings")
     if not isinstance(settings, dict) or settings.keys() != record["settings"].keys():
         return False
@@ -125,7 +120,7 @@ def same_plan(saved: dict[str, Any], plan: StudyPlan) -> bool:
         added = {
             name: value
             for name, value in current.items()
-            if name not in options and name in defaults and defaults[name] == value
+            if name not in options and name in OPTION_DEFAULTS and OPTION_DEFAULTS[name] == value
         }
         completed[label] = {**options, **added}
     return {**saved, "settings": completed} == record
