@@ -60,7 +60,9 @@ def test_two_processes_train_like_one(
                 "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
                 "JAX_NUM_PROCESSES": "2",
                 "JAX_PROCESS_ID": str(index),
-                "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+                # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
+                "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                f"--xla_force_host_platform_device_count=2",
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -40,7 +40,9 @@ def test_two_processes_match_one(framework: Framework, tmp_path: Path) -> None:
                 "JAX_NUM_PROCESSES": "2",
                 "JAX_PROCESS_ID": str(index),
                 "JAX_PLATFORMS": "cpu",
-                "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+                # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
+                "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                f"--xla_force_host_platform_device_count=2",
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

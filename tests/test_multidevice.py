@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_multidevice_suite_passes() -> None:
     environment = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
         "JAX_PLATFORMS": "cpu",
         "ELBOX_MULTIDEVICE": "1",
     }

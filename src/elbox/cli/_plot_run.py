@@ -13,7 +13,7 @@ import numpy.typing as npt
 from .._config import VAETrainingConfig
 from ..training import MetricsLogError, read_metrics_log
 from ..training._image_panels import decoder_mean, to_display
-from ._analysis import ACTIVE_THRESHOLD, analyse
+from ._analysis import ACTIVE_THRESHOLD, Analysis, analyse
 from ._errors import RunError
 from ._likelihood import run_likelihood
 from ._load_run import DataPlace, LoadedRun, load_run
@@ -58,8 +58,10 @@ def weight_restarts(config: VAETrainingConfig, epochs: list[dict[str, Any]]) -> 
     return [float(e["step"]) for e in epochs if int(e["step"]) % period == 0]
 
 
-def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
-    """Draw the plots of a loaded run into `folder / "plots"`; their paths."""
+def plot(folder: Path, loaded: LoadedRun, *, analysis: Analysis | None = None) -> list[Path]:
+    """Draw the plots of a loaded run into `folder / "plots"`; their paths. `analysis` is
+    the run's test-split analysis where the caller has made it (`elbox train` just did):
+    the KL per dimension is read from it rather than computed again."""
     steps: dict[str, list[float]] = {}
     epochs: list[dict[str, Any]] = []
     try:
@@ -75,7 +77,7 @@ def plot(folder: Path, loaded: LoadedRun) -> list[Path]:
         else:
             epochs.append(record)
     with progress(len(PLOT_NAMES), "drawing the plots") as bar:
-        paths = _draw(folder, loaded, steps, epochs, bar.update)
+        paths = _draw(folder, loaded, steps, epochs, bar.update, analysis)
     return paths
 
 
@@ -85,6 +87,7 @@ def _draw(  # the figures, `advance(1)` after each
     steps: dict[str, list[float]],
     epochs: list[dict[str, Any]],
     advance: Callable[[int], object],
+    analysis: Analysis | None,
 ) -> list[Path]:
     options, splits, vae = loaded.options, loaded.splits, loaded.vae
     likelihood = run_likelihood(options)
@@ -93,9 +96,15 @@ def _draw(  # the figures, `advance(1)` after each
     paths = [plot_training_curves(steps, epochs, plots / "training_curves.png", restarts=restarts)]
     advance(1)
     name = str(likelihood_name(options))
-    analysis = analyse(
-        vae, splits.test, likelihood=likelihood, name=name, num_samples=0, weights=loaded.weights
-    )
+    if analysis is None:
+        analysis = analyse(
+            vae,
+            splits.test,
+            likelihood=likelihood,
+            name=name,
+            num_samples=0,
+            weights=loaded.weights,
+        )
     paths.append(
         plot_kl_per_dimension(
             analysis.kl_per_dimension,

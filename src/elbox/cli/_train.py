@@ -151,7 +151,7 @@ def _report(
         interruptions.check()
         analysis = evaluate_at_end(folder, loaded, epochs=options.epochs, options=options)
         interruptions.check()
-        plot(folder, loaded)
+        plot(folder, loaded, analysis=analysis)
         interruptions.check()
         monitor = monitor_of(options.ema_decay)
         summary = {
