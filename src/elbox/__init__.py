@@ -71,6 +71,7 @@ from .likelihoods._spec_losses import bce_with_logits_loss as bce_with_logits_lo
 from .likelihoods._spec_losses import mae_loss as mae_loss
 from .likelihoods._spec_losses import mse_loss as mse_loss
 from .likelihoods._support import Support as Support
+from .likelihoods._support import SupportName as SupportName
 from .objectives._beta_tc import BetaTCObjective as BetaTCObjective
 from .objectives._capacity import CapacityObjective as CapacityObjective
 from .objectives._elbo import ELBOObjective as ELBOObjective

@@ -27,11 +27,14 @@ from ._batches import Batches as Batches
 from ._batches import batches as batches
 from ._data_file import DataFile as DataFile
 from ._data_file import DataFormat as DataFormat
+from ._data_file import Progress as Progress
 from ._data_file import open_data as open_data
 from ._digits import Digits as Digits
 from ._digits import digits as digits
 from ._errors import DataError as DataError
+from ._factor_subset import FactorData as FactorData
 from ._factor_subset import FactorSubset as FactorSubset
+from ._image_folder import ImageMode as ImageMode
 from ._indexed_batches import IndexedBatches as IndexedBatches
 from ._indexed_batches import RowSource as RowSource
 from ._indexed_batches import indexed_batches as indexed_batches

@@ -12,13 +12,22 @@ Random = np.random.RandomState | np.random.Generator
 
 
 @runtime_checkable
-class _FactorData(Protocol):
+class FactorData(Protocol):
+    """What [`FactorSubset`][elbox.data.FactorSubset] needs of the data it restricts: the
+    two members of disentanglement_lib's ground-truth data that map factor codes to
+    observations ([`elbox.metrics.GroundTruthData`][elbox.metrics.GroundTruthData] has
+    them, and so do [`ShapesGrid`][elbox.data.ShapesGrid] and the standard `dsprites`)."""
+
     @property
-    def factors_num_values(self) -> Sequence[int]: ...
+    def factors_num_values(self) -> Sequence[int]:
+        """The number of values of each factor; factor k takes the values 0 to n_k - 1."""
+        ...
 
     def sample_observations_from_factors(
         self, factors: npt.NDArray[Any], random_state: Any, /
-    ) -> npt.NDArray[Any]: ...
+    ) -> npt.NDArray[Any]:
+        """One observation per row of `factors`, a NumPy array of shape `(num, ...)`."""
+        ...
 
 
 def _integers(random_state: Random, high: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -76,7 +85,7 @@ class FactorSubset:
 
     def __init__(
         self,
-        data: _FactorData,
+        data: FactorData,
         codes: Integer[np.ndarray, "num factors"],
         *,
         drop_constant: bool = False,
@@ -147,7 +156,9 @@ class FactorSubset:
         """How many factors the subset's codes show."""
         return len(self.factors_num_values)
 
-    def sample_factors(self, num: int, random_state: Random) -> Integer[np.ndarray, "num factors"]:
+    def sample_factors(
+        self, num: int, random_state: np.random.RandomState | np.random.Generator
+    ) -> Integer[np.ndarray, "num factors"]:
         """`num` codes drawn uniformly (with replacement) from the subset's, int64."""
         if isinstance(num, bool) or not isinstance(num, int) or num < 0:
             raise ValueError(f"num must be a non-negative int; got {num!r}")
@@ -156,7 +167,10 @@ class FactorSubset:
         return codes
 
     def sample_factors_sharing(
-        self, factors: Integer[np.ndarray, "num factors"], index: int, random_state: Random
+        self,
+        factors: Integer[np.ndarray, "num factors"],
+        index: int,
+        random_state: np.random.RandomState | np.random.Generator,
     ) -> Integer[np.ndarray, "num factors"]:
         """For each row of `factors`, a code drawn uniformly from the subset's codes whose
         factor `index` has that row's value: the draw of the FactorVAE and beta-VAE scores
@@ -177,7 +191,9 @@ class FactorSubset:
         return codes
 
     def sample_observations_from_factors(
-        self, factors: Integer[np.ndarray, "num factors"], random_state: Random | None = None
+        self,
+        factors: Integer[np.ndarray, "num factors"],
+        random_state: np.random.RandomState | np.random.Generator | None = None,
     ) -> npt.NDArray[Any]:
         """The observation of each row of `factors` (codes of the subset), from `data`.
 

@@ -7,6 +7,8 @@ import numpy as np
 import numpy.typing as npt
 
 SupportName = Literal["real", "unit_interval", "binary", "binarised", "8-bit"]
+"""The kinds of data a likelihood is a distribution of: any real values, values in [0, 1],
+values 0 or 1, grey levels binarised by the likelihood, or the 256 levels of 8-bit data."""
 
 # A value counts as on the 8-bit grid when 255 x is within this of an integer: float32
 # holds k / 255 to about 1e-5 after the multiplication.
