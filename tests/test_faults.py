@@ -60,23 +60,6 @@ def _messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if not line.startswith("epoch ")]
 
 
-# A known defect, not yet fixed: when a save fails on a full disk, writes that tensorstore
-# still has under way end on its own threads and report to orbax's closed event loop, and
-# Python prints each failure's traceback (`RuntimeError: Event loop is closed`), some
-# runs none, some dozens. They are told apart here so that everything else the command
-# says is still checked line for line.
-_CLOSED_LOOP = ("Traceback", "base_events.py", "_check_closed", "Event loop is closed", "Error")
-
-
-def _without_closed_loop_tracebacks(lines: list[str]) -> list[str]:
-    """The command's own lines; every other line must belong to those tracebacks (the
-    threads' output interleaves, so their lines are matched by their pieces)."""
-    own = [line for line in lines if line.startswith("elbox ")]
-    others = [line for line in lines if not line.startswith("elbox ") and line.strip()]
-    assert all(any(piece in line for piece in _CLOSED_LOOP) for line in others), others
-    return own
-
-
 def _records(run: Path) -> list[dict[str, Any]]:
     lines = (run / "metrics.jsonl").read_text().splitlines()
     return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
@@ -211,15 +194,19 @@ def test_every_fault_then_resume_equals_an_uninterrupted_run(
                 process.kill()
                 process.communicate()
         assert process.returncode == 1, err[-3000:]
-        assert _without_closed_loop_tracebacks(_messages(err)) == [
+        # One line: the reports of tensorstore's writes that end after the failed save
+        # (`Event loop is closed`) are dropped (training/_checkpoint/_errors.py).
+        assert _messages(err) == [
             f"elbox train: error: could not save the checkpoint of step 40 in "
             f"{run / 'checkpoints'}: No space left on device; the checkpoints saved before "
             "are kept; free some space (or choose a folder you can write to) and run the "
             "command again: `elbox train --resume` continues a run from its last checkpoint"
         ]
-        # The same known defect: a write still under way may recreate orbax's temporary
-        # folder of the failed step after elbox removed it; the next run removes it (the
-        # last step below finds no leftovers), and no listed checkpoint is touched.
+        # A known defect, not yet fixed: a write that tensorstore still has under way when
+        # the save fails may make orbax's temporary folder of step 40 again after elbox
+        # removed it (after the failure, and again when the store closes); the next run
+        # removes it (the last step below finds no leftovers), and no listed checkpoint
+        # is touched.
         leftovers = [name for name in _leftovers(run) if "orbax" in name]
         assert all(name.startswith("checkpoints/40.orbax-checkpoint-tmp") for name in leftovers)
         with CheckpointStore(run / "checkpoints") as store:

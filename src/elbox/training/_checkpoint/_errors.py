@@ -3,7 +3,8 @@
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import orbax.checkpoint as ocp
@@ -57,6 +58,44 @@ def quiet_orbax_logs_from_now_on() -> None:
     logger = logging.getLogger("absl")
     if _AFTER_A_FAILED_SAVE not in logger.filters:
         logger.addFilter(_AFTER_A_FAILED_SAVE)
+
+
+def drop_closed_loop_reports() -> None:
+    """From now on, drop the reports of tensorstore writes that end after their save.
+
+    When one write of a save fails (a full disk), orbax ends the save and closes its event
+    loop while tensorstore still has other writes under way; each of them, ending on
+    tensorstore's threads, reports to the closed loop, and Python prints that
+    `RuntimeError: Event loop is closed` with a traceback through `sys.unraisablehook`
+    (none to dozens, by timing, during the save and after it). The save's failure is
+    reported once, as a `CheckpointError`. Only these reports are dropped: every other
+    goes to the hook installed before. Called by each save; installed once.
+    """
+    if not isinstance(sys.unraisablehook, _DropClosedLoopReports):
+        sys.unraisablehook = _DropClosedLoopReports(sys.unraisablehook)
+
+
+class _DropClosedLoopReports:
+    """An unraisable-exception hook that drops the reports of writes ending after their
+    save's event loop closed, and passes every other report to the hook it wraps."""
+
+    def __init__(self, wrapped: Callable[["sys.UnraisableHookArgs"], object]) -> None:
+        self._wrapped = wrapped
+
+    def __call__(self, unraisable: "sys.UnraisableHookArgs") -> None:
+        if not _is_closed_loop_report(unraisable):
+            self._wrapped(unraisable)
+
+
+def _is_closed_loop_report(unraisable: "sys.UnraisableHookArgs") -> bool:
+    """A `RuntimeError('Event loop is closed')` raised by asyncio's `_check_closed`."""
+    error = unraisable.exc_value
+    if not isinstance(error, RuntimeError) or str(error) != "Event loop is closed":
+        return False
+    frame = unraisable.exc_traceback
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_code.co_name == "_check_closed"
 
 
 # What the operating system says when storage refuses a write; orbax and tensorstore bury

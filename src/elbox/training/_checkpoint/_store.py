@@ -22,6 +22,7 @@ from ...core._train_state import TrainState
 from ._errors import (
     CheckpointError,
     UnreadableError,
+    drop_closed_loop_reports,
     quiet_orbax_logs,
     quiet_orbax_logs_from_now_on,
     reason,
@@ -147,6 +148,9 @@ class CheckpointStore:
         self._monitor = monitor
         self._mode: Literal["min", "max"] = mode
         self._closed = False
+        # Steps whose save failed: their temporary folders are removed again at close, in
+        # case a write still under way at the failure made one again after the removal.
+        self._failed_saves: set[int] = set()
 
         policies: list[ocp_managers.PreservationPolicy] = [LatestSteps(keep_latest)]
         if monitor is not None:
@@ -288,6 +292,7 @@ class CheckpointStore:
         )
         # SIGINT and SIGTERM wait for the save: a signal handler raising inside orbax would
         # leave its temporary folder behind.
+        drop_closed_loop_reports()
         with deferred_signals(), quiet_orbax_logs():
             try:
                 if step in self._manager.all_steps():
@@ -309,6 +314,7 @@ class CheckpointStore:
                     self._manager.wait_until_finished()
                 if is_primary_process():
                     self._remove_unfinished(step)
+                    self._failed_saves.add(step)
                 raise CheckpointError(
                     f"could not save the checkpoint of step {step} in {self._directory}: "
                     f"{reason(error)}; the checkpoints saved before are kept"
@@ -503,13 +509,17 @@ class CheckpointStore:
     def _remove_unfinished(self, step: int) -> None:
         """Remove what a failed save of `step` left: orbax's temporary folder, and the step
         folder when it lacks its file list (the save failed after orbax renamed it)."""
-        for path in self._directory.glob(f"{step}{_TMP_SUFFIX}*"):
-            shutil.rmtree(path, ignore_errors=True)
+        self._remove_temporary(step)
         folder = self._step_folder(step)
         if folder.is_dir() and not (folder / MANIFEST).exists():
             shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(Exception):
                 self._manager.reload()
+
+    def _remove_temporary(self, step: int) -> None:
+        """Remove orbax's temporary folder of a save of `step`."""
+        for path in self._directory.glob(f"{step}{_TMP_SUFFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
 
     def _purge_trash(self) -> None:
         # What is in the trash is no longer listed as a checkpoint, so a deletion cut short
@@ -534,6 +544,8 @@ class CheckpointStore:
         finally:
             if is_primary_process():
                 self._purge_trash()
+                for step in self._failed_saves:
+                    self._remove_temporary(step)
 
     def __enter__(self) -> "CheckpointStore":
         """The store itself, closed at the end of the `with` block."""
