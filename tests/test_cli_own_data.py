@@ -17,6 +17,8 @@ import pytest
 from PIL import Image
 
 from elbox.cli import main
+from elbox.cli._config_file import read_config_file
+from elbox.cli._errors import RunError
 from elbox.data import DataSplit
 from elbox.training import Callback, CheckpointStore, Trainer
 
@@ -316,6 +318,13 @@ def test_config_file_with_flags_overriding_it(
         ('epochs = "three"\n', "option 'epochs' takes an integer; got 'three' (str)"),
         ('model = "resnet"\n', "option 'model' takes one of 'mlp', 'conv'; got 'resnet'"),
         ("epochs = [\n", "not valid TOML"),
+        ('resume = "yes"\n', "option 'resume' takes true or false; got 'yes' (str)"),
+        ("learning_rate = true\n", "option 'learning_rate' takes a number; got True (bool)"),
+        ("data_key = 3\n", "option 'data_key' takes a string; got 3 (int)"),
+        ('data = ""\n', "option 'data' takes a path (a string); got '' (str)"),
+        ("split = [0.5, 0.5]\n", "option 'split' takes a list of 3 of float; got [0.5, 0.5]"),
+        ("log = 3\n", "option 'log' takes a list of names; got 3 (int)"),
+        ("epochs = { a = 1 }\n", "option 'epochs' takes a value, not a table"),
     ],
 )
 def test_bad_config_files(
@@ -326,6 +335,38 @@ def test_bad_config_files(
     assert code == 2
     assert message in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad.json", "{", "not valid JSON (line 1, column 2: "),
+        ("bad.json", "[1, 2]", "expected a table of options; got list"),
+        ("bad.json", '{"epochs": null}', "option 'epochs' cannot be empty"),
+        ("folder.toml", None, "cannot read the file: Is a directory"),
+    ],
+)
+def test_bad_config_json_and_unreadable_files(
+    name: str, text: str | None, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text)
+    with pytest.raises(RunError) as raised:
+        read_config_file(path)
+    assert str(raised.value).startswith(f"--config {path}: ")
+    assert message in str(raised.value)
+
+
+def test_an_empty_optional_option_in_json_is_its_default(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text('{"output": null, "epochs": 3, "split": [0.5, 0.25, 0.25]}')
+    assert read_config_file(tmp_path / "run.json") == {
+        "output": None,
+        "epochs": 3,
+        "split": (0.5, 0.25, 0.25),
+    }
 
 
 def test_config_json_repeats_a_run_exactly(

@@ -97,6 +97,36 @@ def test_a_subset_refuses_codes_outside_it() -> None:
         FactorSubset(grid, np.zeros((0, 5), np.int64))
 
 
+@pytest.mark.usefixtures("without_hook_checks")  # the subset's own messages, not the hook's
+def test_a_subset_refuses_bad_draws_and_draws_from_a_generator_too() -> None:
+    subset = _subset()
+    grid = ShapesGrid(size=16, num_rotations=2)
+    with pytest.raises(ValueError, match="codes must be integer factor codes; got dtype float64"):
+        FactorSubset(grid, np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="num must be a non-negative int; got -1"):
+        subset.sample_factors(-1, np.random.RandomState(0))
+    drawn = subset.sample_factors(3, np.random.RandomState(0))
+    with pytest.raises(ValueError, match=r"index must be in 0 \.\. 4; got 5"):
+        subset.sample_factors_sharing(drawn, 5, np.random.RandomState(0))
+    unheld = drawn.copy()
+    unheld[:, 0] = subset.factors_num_values[0]  # a value past the factor's last
+    with pytest.raises(ValueError, match="factor 0 has a value that no code of the subset has"):
+        subset.sample_factors_sharing(unheld, 0, np.random.RandomState(0))
+    with pytest.raises(ValueError, match=r"factors must have shape \(num, 5\)"):
+        subset.sample_observations_from_factors(drawn[:, :4])
+    with pytest.raises(ValueError, match="factors must be integer codes; got dtype float64"):
+        subset.sample_observations_from_factors(drawn.astype(np.float64))
+    # A NumPy Generator draws as a RandomState does: codes of the subset, and shared ones.
+    members = {tuple(code) for code in subset.codes}
+    generated = subset.sample_factors(50, np.random.default_rng(0))
+    assert generated.dtype == np.int64
+    assert {tuple(code) for code in generated} <= members
+    shared = subset.sample_factors_sharing(generated, 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(shared[:, 2], generated[:, 2])
+    assert {tuple(code) for code in shared} <= members
+    assert repr(subset).startswith(f"FactorSubset({grid!r}, {len(subset)} codes, factors ")
+
+
 class _Counting:
     """A subset that counts the codes the scores ask it to draw, for checking they stay."""
 
