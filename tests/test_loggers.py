@@ -65,3 +65,18 @@ def test_a_missing_package_names_the_extra(tmp_path: Path) -> None:
     )
     with pytest.raises(ImportError, match=wandb):
         WandbLogger("project")
+
+
+@pytest.mark.usefixtures("without_hook_checks")  # the logger's own messages, not the hook's
+def test_bad_image_settings_are_refused_with_what_they_need(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"images_every_n_epochs must be an int >= 0; got -1"):
+        TensorBoardLogger(tmp_path / "a", images_every_n_epochs=-1)
+    with pytest.raises(ValueError, match="images_every_n_epochs must be an int >= 0; got True"):
+        TensorBoardLogger(tmp_path / "b", images_every_n_epochs=True)
+    vectors = np.zeros((4, 12), np.float32)
+    with pytest.raises(ValueError, match=r"image_shape is needed .* of shape \(4, 12\)"):
+        TensorBoardLogger(tmp_path / "c", examples=vectors)
+    # Images with channels last need no shape; never drawing needs no examples' shape.
+    images = TensorBoardLogger(tmp_path / "d", examples=np.zeros((4, 3, 4, 1), np.float32))
+    never = TensorBoardLogger(tmp_path / "e", examples=vectors, images_every_n_epochs=0)
+    assert (images.images_every_n_epochs, never.images_every_n_epochs) == (10, 0)
