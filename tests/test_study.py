@@ -321,3 +321,17 @@ def test_a_budget_and_a_dataset_reach_every_setting_and_the_record(tmp_path: Pat
     assert "SAP and DCI on 700 training and 300 test points" in note
     assert "on 2,000 training and 500 evaluation votes of 64 images" in note
     assert "the FactorVAE variances on 5,000 points" in note
+
+
+def test_a_study_on_another_data_set_says_so_in_its_report() -> None:
+    upright = plan_study(
+        "beta", seeds=1, epochs=1, grid=[], output=None, dataset="shapes_grid_upright"
+    )
+    assert upright.spec.base["dataset"] == "shapes_grid_upright"
+    assert upright.spec.description == (
+        STUDIES["beta"].description
+        + " Run here on `--dataset shapes_grid_upright` instead of shapes_grid."
+    )
+    # The built-in data set named again changes nothing.
+    same = plan_study("beta", seeds=1, epochs=1, grid=[], output=None, dataset="shapes_grid")
+    assert same.spec == STUDIES["beta"]

@@ -257,4 +257,11 @@ def on_dataset(spec: StudySpec, dataset: str) -> StudySpec:
     dSprites follows the published protocol; otherwise only the data set changes."""
     if spec.name == "beta" and dataset == "dsprites":
         return BETA_DSPRITES
-    return dataclasses.replace(spec, base={**spec.base, "dataset": dataset})
+    built_in = spec.base.get("dataset")
+    if dataset == built_in:
+        return spec
+    # The description names the built-in data set: its report says what the runs used.
+    description = f"{spec.description} Run here on `--dataset {dataset}` instead of {built_in}."
+    return dataclasses.replace(
+        spec, base={**spec.base, "dataset": dataset}, description=description
+    )
