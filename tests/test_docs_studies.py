@@ -126,3 +126,49 @@ def test_an_option_added_since_a_study_ran_matches_only_at_its_default() -> None
     assert not same_plan(other, plan)  # a study of another K is another study
     changed = {**record, "epochs": 2}
     assert not same_plan(changed, plan)
+
+
+# The runs of "Looking for beta's effect": the beta study with the page's options
+# (epochs, budgets, data set).
+BETA_VARIANTS: dict[str, tuple[int | None, list[str], str | None]] = {
+    "beta-budget": (
+        None,
+        ["train=2000,test=1000", "vote_train=5000,vote_eval=2500,variance_points=10000"],
+        None,
+    ),
+    "beta-upright": (100, [], "shapes_grid_upright"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BETA_VARIANTS))
+def test_the_beta_variants_are_the_pages_commands_and_render_from_their_csv(
+    name: str, tmp_path: Path
+) -> None:
+    folder = STUDIES / name
+    saved = json.loads((folder / SPEC_FILE).read_text())
+    command = saved.pop("command")
+    run = saved.pop("run")
+    epochs, budget, dataset = BETA_VARIANTS[name]
+    plan = plan_study(
+        "beta", seeds=3, epochs=epochs, grid=[], output=folder, budget=budget, dataset=dataset
+    )
+    assert same_plan(saved, plan)
+    # The command the study recorded is the page's, writing into docs/studies/.
+    shown = command.replace(f"--output docs/studies/{name}", f"--output studies/{name}")
+    assert " ".join(PAGE.read_text().replace("\\\n", " ").split()).count(shown) == 1
+    rows = read_rows(folder / CSV_FILE)
+    names = list(METRICS[plan.measures])
+    expected = markdown(
+        plan.spec,
+        plan.settings,
+        rows,
+        names,
+        command=command,
+        epochs=plan.epochs,
+        seconds=run["seconds"],
+        notes=report_notes(plan, rows),
+    )
+    assert (folder / MARKDOWN_FILE).read_text() == expected
+    paired = paired_rows(comparisons(plan.spec, plan.settings), rows, paired_metrics(names))
+    write_rows(tmp_path / PAIRED_FILE, PAIRED_COLUMNS, paired)
+    assert (folder / PAIRED_FILE).read_text() == (tmp_path / PAIRED_FILE).read_text()
