@@ -136,6 +136,7 @@ BETA_VARIANTS: dict[str, tuple[int | None, list[str], str | None]] = {
         ["train=2000,test=1000", "vote_train=5000,vote_eval=2500,variance_points=10000"],
         None,
     ),
+    "beta-long": (100, [], None),
     "beta-upright": (100, [], "shapes_grid_upright"),
 }
 
