@@ -1,5 +1,6 @@
 """Shared model factories and comparisons for the tests."""
 
+import os
 from typing import Any, Literal
 
 import equinox as eqx
@@ -74,3 +75,9 @@ def params_of(model: Any) -> list[npt.NDArray[Any]]:
 def as_float(x: Any) -> float:
     """A scalar array as a Python float."""
     return float(jnp.asarray(x))
+
+
+def xla_flags_with_devices(count: int) -> str:
+    """XLA_FLAGS for a process the test starts with `count` virtual CPU devices: the
+    suite's own flags (tests/conftest.py) with the device count added."""
+    return f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}"

@@ -19,6 +19,7 @@ from elbox.cli._build import build_vae, saved_settings
 from elbox.cli._options import TrainOptions
 from elbox.training import CheckpointStore
 
+from .helpers import xla_flags_with_devices
 from .test_loggers import _events
 
 OPTIONS = ["--epochs", "2", "--batch-size", "8", "--hidden", "16", "--latent", "3"]
@@ -60,9 +61,7 @@ def test_two_processes_train_like_one(
                 "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
                 "JAX_NUM_PROCESSES": "2",
                 "JAX_PROCESS_ID": str(index),
-                # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
-                "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
-                f"--xla_force_host_platform_device_count=2",
+                "XLA_FLAGS": xla_flags_with_devices(2),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

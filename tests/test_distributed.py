@@ -14,7 +14,7 @@ from elbox.distributed import resolve_config
 from elbox.training import CheckpointStore, Trainer
 
 from .distributed_worker import CONFIG, EPOCHS, global_batches
-from .helpers import FRAMEWORKS, Framework, make_trainer, params_of
+from .helpers import FRAMEWORKS, Framework, make_trainer, params_of, xla_flags_with_devices
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,9 +40,7 @@ def test_two_processes_match_one(framework: Framework, tmp_path: Path) -> None:
                 "JAX_NUM_PROCESSES": "2",
                 "JAX_PROCESS_ID": str(index),
                 "JAX_PLATFORMS": "cpu",
-                # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
-                "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
-                f"--xla_force_host_platform_device_count=2",
+                "XLA_FLAGS": xla_flags_with_devices(2),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

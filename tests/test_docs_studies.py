@@ -10,6 +10,7 @@ code gives (the page quotes those numbers).
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from elbox.cli._splits import batch_loader, load_splits
 from elbox.cli._study._command import (
     PAIRED_FILE,
     SPEC_FILE,
-    RunRecord,
+    StudyPlan,
     plan_study,
     report_notes,
     same_plan,
@@ -29,6 +30,7 @@ from elbox.cli._study._report import (
     CSV_FILE,
     MARKDOWN_FILE,
     PLOT_FILE,
+    Row,
     markdown,
     paired_metrics,
     read_rows,
@@ -54,10 +56,18 @@ def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: 
     # defaults of options elbox gained after it ran).
     assert same_plan(saved, plan)
     assert plan.epochs == plan.spec.epochs
-    rows = read_rows(folder / CSV_FILE)
+    rows = _assert_the_report_renders_from_the_csv(folder, plan, command, run, tmp_path)
     assert len(rows) == 3 * len(plan.settings)
+    assert (folder / PLOT_FILE).stat().st_size > 10_000
+
+
+def _assert_the_report_renders_from_the_csv(
+    folder: Path, plan: StudyPlan, command: str, run: dict[str, Any], tmp_path: Path
+) -> list[Row]:
+    """Check that the study's `study.md` and `paired.csv` are what its report code renders
+    from its `study.csv`; the rows of that file."""
+    rows = read_rows(folder / CSV_FILE)
     names = list(METRICS[plan.measures])
-    record = RunRecord(command, run["seconds"], run["settings"], run["machine"])
     expected = markdown(
         plan.spec,
         plan.settings,
@@ -65,14 +75,14 @@ def test_the_committed_study_md_is_what_its_csv_renders_to(name: str, tmp_path: 
         names,
         command=command,
         epochs=plan.epochs,
-        seconds=record.seconds,
+        seconds=run["seconds"],
         notes=report_notes(plan, rows),
     )
     assert (folder / MARKDOWN_FILE).read_text() == expected
     paired = paired_rows(comparisons(plan.spec, plan.settings), rows, paired_metrics(names))
     write_rows(tmp_path / PAIRED_FILE, PAIRED_COLUMNS, paired)
     assert (folder / PAIRED_FILE).read_text() == (tmp_path / PAIRED_FILE).read_text()
-    assert (folder / PLOT_FILE).stat().st_size > 10_000
+    return rows
 
 
 @pytest.mark.parametrize("name", ["collapse", "beta", "iwae"])
@@ -157,19 +167,4 @@ def test_the_beta_variants_are_the_pages_commands_and_render_from_their_csv(
     # The command the study recorded is the page's, writing into docs/studies/.
     shown = command.replace(f"--output docs/studies/{name}", f"--output studies/{name}")
     assert " ".join(PAGE.read_text().replace("\\\n", " ").split()).count(shown) == 1
-    rows = read_rows(folder / CSV_FILE)
-    names = list(METRICS[plan.measures])
-    expected = markdown(
-        plan.spec,
-        plan.settings,
-        rows,
-        names,
-        command=command,
-        epochs=plan.epochs,
-        seconds=run["seconds"],
-        notes=report_notes(plan, rows),
-    )
-    assert (folder / MARKDOWN_FILE).read_text() == expected
-    paired = paired_rows(comparisons(plan.spec, plan.settings), rows, paired_metrics(names))
-    write_rows(tmp_path / PAIRED_FILE, PAIRED_COLUMNS, paired)
-    assert (folder / PAIRED_FILE).read_text() == (tmp_path / PAIRED_FILE).read_text()
+    _assert_the_report_renders_from_the_csv(folder, plan, command, run, tmp_path)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import xla_flags_with_devices
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,8 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_multidevice_suite_passes() -> None:
     environment = {
         **os.environ,
-        # The suite's own XLA flags (tests/conftest.py) and the virtual devices.
-        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
+        "XLA_FLAGS": xla_flags_with_devices(4),
         "JAX_PLATFORMS": "cpu",
         "ELBOX_MULTIDEVICE": "1",
     }
