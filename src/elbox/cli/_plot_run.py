@@ -95,13 +95,12 @@ def _draw(  # the figures, `advance(1)` after each
     restarts = weight_restarts(vae.config, epochs)
     paths = [plot_training_curves(steps, epochs, plots / "training_curves.png", restarts=restarts)]
     advance(1)
-    name = str(likelihood_name(options))
     if analysis is None:
         analysis = analyse(
             vae,
             splits.test,
             likelihood=likelihood,
-            name=name,
+            name=str(likelihood_name(options)),
             num_samples=0,
             weights=loaded.weights,
         )

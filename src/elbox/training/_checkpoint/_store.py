@@ -290,9 +290,9 @@ class CheckpointStore:
         args = ocp.args.Composite(
             **{STATE: ocp.args.StandardSave(stored), RECORD: ocp.args.JsonSave(payload)}
         )
+        drop_closed_loop_reports()
         # SIGINT and SIGTERM wait for the save: a signal handler raising inside orbax would
         # leave its temporary folder behind.
-        drop_closed_loop_reports()
         with deferred_signals(), quiet_orbax_logs():
             try:
                 if step in self._manager.all_steps():
