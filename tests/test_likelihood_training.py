@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import scipy.stats  # type: ignore[import-untyped]  # SciPy ships no type hints
 from flax import nnx
+from jax.extend.random import threefry_2x32
 from jaxtyping import Array, PRNGKeyArray
 
 from elbox import (
@@ -136,6 +138,27 @@ def test_a_dynamic_binarisation_draws_each_value_with_its_probability() -> None:
     frequency = np.asarray(draws.mean(axis=0))
     error = np.sqrt(np.asarray(x * (1 - x)) / 4000)
     assert np.all(np.abs(frequency - np.asarray(x)) < 4 * error + 1e-3)
+
+
+def test_the_dynamic_draw_is_uniform_at_float32_resolution_from_both_words_of_each_hash() -> None:
+    key = jax.random.key(5)
+    x = jax.random.uniform(jax.random.key(6), (40, 25))  # 1,000 values: 500 hashes
+    keypair = jax.random.bits(key, (2,), jnp.uint32)
+    words = np.asarray(threefry_2x32(keypair, jnp.arange(1000, dtype=jnp.uint32)))
+    # The draw is 1 exactly where the word's top 23 bits, as a fraction, are below the value.
+    uniform = (words >> 9).astype(np.float64) / 2.0**23
+    expected = (uniform < np.asarray(x, dtype=np.float64).ravel()).reshape(40, 25)
+    np.testing.assert_array_equal(np.asarray(dynamically_binarised(x, key)), expected)
+    # Both halves of the counters are used, and their words look independent and uniform.
+    result = scipy.stats.kstest(uniform, "uniform")
+    assert result.pvalue > 1e-3
+    assert abs(np.corrcoef(uniform[:500], uniform[500:])[0, 1]) < 4 / np.sqrt(500)
+    # The extremes: 0 is never drawn as 1, 1 always is; any key implementation works.
+    edges = jnp.array([[0.0, 1.0, 0.0, 1.0]])
+    for any_key in (key, jax.random.key(7, impl="rbg")):
+        np.testing.assert_array_equal(
+            np.asarray(dynamically_binarised(edges, any_key)), [[0.0, 1.0, 0.0, 1.0]]
+        )
 
 
 def test_the_fixed_binarisation_is_one_draw_per_example_whatever_the_batch() -> None:
