@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ from elbox.cli._splits import Splits, batch_loader
 from elbox.cli._study import STUDIES, StudyError, plan_study, prepare_folder
 from elbox.cli._study._command import report_notes
 from elbox.cli._study._report import read_rows
-from elbox.cli._study._seeds import train_seeds
+from elbox.cli._study._seeds import seeds_in_turn, train_seeds
 from elbox.training import Trainer
 
 from .helpers import params_of, patterns
@@ -35,23 +36,42 @@ TINY = TrainOptions(
 )
 
 
-def _splits() -> Splits:
-    data = np.asarray(patterns(80, features=12), np.float32)
-    return Splits(train=data[:64], validation=data[64:72], test=data[72:], image_shape=(3, 4, 1))
+def _splits(model: str = "mlp") -> Splits:
+    if model == "mlp":
+        data = np.asarray(patterns(80, features=12), np.float32)
+        return Splits(
+            train=data[:64], validation=data[64:72], test=data[72:], image_shape=(3, 4, 1)
+        )
+    # The convolutional model takes images whose sides are multiples of 4.
+    images = np.asarray(patterns(80, features=64), np.float32).reshape(80, 8, 8, 1)
+    return Splits(
+        train=images[:64], validation=images[64:72], test=images[72:], image_shape=(8, 8, 1)
+    )
 
 
 @pytest.mark.parametrize(
-    ("framework", "likelihood"), [("equinox", None), ("nnx", None), ("nnx", "gaussian")]
+    ("framework", "likelihood", "model"),
+    [
+        ("equinox", None, "mlp"),
+        ("nnx", None, "mlp"),
+        ("nnx", "gaussian", "mlp"),
+        ("equinox", None, "conv"),
+    ],
 )
-def test_seeds_trained_together_equal_separate_runs(framework: str, likelihood: str | None) -> None:
+def test_seeds_trained_together_equal_separate_runs(
+    framework: str, likelihood: str | None, model: str
+) -> None:
     # A learned global variance is a parameter of each seed's model, vmapped with the rest.
     options = dataclasses.replace(
         TINY,
         framework=framework,  # type: ignore[arg-type]
         loss_type=None if likelihood else TINY.loss_type,
         likelihood=likelihood,  # type: ignore[arg-type]
+        model=model,  # type: ignore[arg-type]
     )
-    splits = _splits()
+    # The convolutional model's seeds take the step in turn on a CPU, the MLP's together.
+    assert seeds_in_turn(options) == (model == "conv" and jax.default_backend() == "cpu")
+    splits = _splits(model)
     trained = train_seeds(options, [0, 1, 2], splits)
     one = Processes(count=1, index=0, devices=1)
     for seed, together in zip([0, 1, 2], trained.trainers, strict=True):

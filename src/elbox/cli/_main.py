@@ -139,7 +139,8 @@ def _add_study_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="train a grid of settings for several seeds and report what each knob does",
         description=(
             "Train every setting of a study for several seeds (the seeds of a setting train "
-            "together, as one vmapped step) and write study.csv (a row per run), paired.csv "
+            "together, as one vmapped step; the convolutional model's, on a CPU, in turn) "
+            "and write study.csv (a row per run), paired.csv "
             "(each setting against its reference, seed by seed, with a 95 percent "
             "t-interval), "
             "study.md, study.json and study.png. Studies: collapse "

@@ -5,6 +5,13 @@ initial parameters, data order, noise and schedule), without validation or check
 its state starts as that run's `VAETrainer.state`, and each step applies the trainer's own
 pure step (`VAETrainer.as_train_step`) to every seed at once, on each seed's own batch. One
 compilation, one dispatch per step, whatever the number of seeds.
+
+The convolutional model on a CPU is the exception: there the seeds take the compiled step
+in turn, one dispatch per seed. A vmapped step gives each seed's convolutions their own
+kernels, a batched convolution that XLA's CPU backend runs slowly: three seeds of the
+convolutional VAE on the shapes grid took 1.7 times as long together as in turn, with
+compilation (`benchmarks/study.py --model conv --epochs 1`). The MLP's seeds gain from
+the vmap.
 """
 
 import dataclasses
@@ -52,8 +59,16 @@ def unstack(tree: Any, count: int) -> list[Any]:
     return [jax.tree.map(lambda leaf, i=index: leaf[i], tree) for index in range(count)]
 
 
-def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> TrainedSeeds:
-    """Train `options` once per seed, all seeds in one vmapped step per batch."""
+def train_seeds(
+    options: TrainOptions,
+    seeds: Sequence[int],
+    splits: Splits,
+    *,
+    in_turn: bool | None = None,
+) -> TrainedSeeds:
+    """Train `options` once per seed: all seeds in one vmapped step per batch, or, with
+    `in_turn` (by default `seeds_in_turn(options)`), each seed's state through the same
+    compiled step in turn."""
     start = time.perf_counter()
     one = Processes(count=1, index=0, devices=1)
     loaders = [
@@ -73,15 +88,33 @@ def train_seeds(options: TrainOptions, seeds: Sequence[int], splits: Splits) -> 
         for seed in seeds
     ]
     train_step = trainers[0].as_train_step(run_likelihood(options))
+    if in_turn is None:
+        in_turn = seeds_in_turn(options)
+    step_one = jax.jit(train_step, donate_argnums=0)
     step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
-    state = stack([trainer.state for trainer in trainers])
+    states = [trainer.state for trainer in trainers]
+    stacked = None if in_turn else stack(states)
     with progress(options.epochs, f"training {len(seeds)} seeds") as bar:
         for epoch in range(options.epochs):
             epochs = [loader.for_epoch(epoch) for loader in loaders]
             for batches in zip(*epochs, strict=True):
-                state, _ = step_all(state, np.stack(batches))
+                if stacked is None:
+                    states = [
+                        step_one(state, batch)[0]
+                        for state, batch in zip(states, batches, strict=True)
+                    ]
+                else:
+                    stacked, _ = step_all(stacked, np.stack(batches))
             bar.update(1)
-    for trainer, seed_state in zip(trainers, unstack(state, len(seeds)), strict=True):
+    if stacked is not None:
+        states = unstack(stacked, len(seeds))
+    for trainer, seed_state in zip(trainers, states, strict=True):
         trainer.load_state(seed_state)
-    skipped = [int(count) for count in np.asarray(state.skipped)]
+    skipped = [int(state.skipped) for state in states]
     return TrainedSeeds(trainers, time.perf_counter() - start, skipped, steps_per_epoch)
+
+
+def seeds_in_turn(options: TrainOptions) -> bool:
+    """Whether the seeds of `options` take the compiled step in turn rather than vmapped
+    together: for the convolutional model on a CPU (see the module's docstring)."""
+    return options.model == "conv" and jax.default_backend() == "cpu"
