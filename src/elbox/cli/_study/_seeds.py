@@ -90,8 +90,7 @@ def train_seeds(
     train_step = trainers[0].as_train_step(run_likelihood(options))
     if in_turn is None:
         in_turn = seeds_in_turn(options)
-    step_one = jax.jit(train_step, donate_argnums=0)
-    step_all = jax.jit(jax.vmap(train_step), donate_argnums=0)
+    step = jax.jit(train_step if in_turn else jax.vmap(train_step), donate_argnums=0)
     states = [trainer.state for trainer in trainers]
     stacked = None if in_turn else stack(states)
     with progress(options.epochs, f"training {len(seeds)} seeds") as bar:
@@ -100,11 +99,10 @@ def train_seeds(
             for batches in zip(*epochs, strict=True):
                 if stacked is None:
                     states = [
-                        step_one(state, batch)[0]
-                        for state, batch in zip(states, batches, strict=True)
+                        step(state, batch)[0] for state, batch in zip(states, batches, strict=True)
                     ]
                 else:
-                    stacked, _ = step_all(stacked, np.stack(batches))
+                    stacked, _ = step(stacked, np.stack(batches))
             bar.update(1)
     if stacked is not None:
         states = unstack(stacked, len(seeds))
