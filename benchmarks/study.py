@@ -25,6 +25,7 @@ medians and ratios to (a). Target: (c) <= 0.5 of (a) for the MLP.
 
 import argparse
 import dataclasses
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -96,24 +97,20 @@ def sequential_pure(options: TrainOptions, seeds: list[int], splits: Splits) -> 
     jax.block_until_ready(metrics)
 
 
-def together(options: TrainOptions, seeds: list[int], splits: Splits) -> None:
-    """(c): the seeds as one vmapped step, as `elbox study` trains the MLP's."""
-    trained = train_seeds(options, seeds, splits, in_turn=False)
-    jax.block_until_ready(trained.trainers[-1].state.params)
-
-
-def in_turn(options: TrainOptions, seeds: list[int], splits: Splits) -> None:
-    """(d): the seeds through one compiled step in turn, as `elbox study` trains the
-    convolutional model's on a CPU."""
-    trained = train_seeds(options, seeds, splits, in_turn=True)
+def as_study_trains(
+    options: TrainOptions, seeds: list[int], splits: Splits, *, in_turn: bool
+) -> None:
+    """(c) and (d): `elbox study`'s own training of the seeds, vmapped together (the MLP's)
+    or in turn through one compiled step (the convolutional model's on a CPU)."""
+    trained = train_seeds(options, seeds, splits, in_turn=in_turn)
     jax.block_until_ready(trained.trainers[-1].state.params)
 
 
 VARIANTS: dict[str, Callable[[TrainOptions, list[int], Splits], None]] = {
     "(a) sequential VAETrainer.train_step runs": sequential_trainers,
     "(b) sequential runs of one jitted pure step": sequential_pure,
-    "(c) seeds together, one vmapped step": together,
-    "(d) seeds in turn, one compiled step": in_turn,
+    "(c) seeds together, one vmapped step": functools.partial(as_study_trains, in_turn=False),
+    "(d) seeds in turn, one compiled step": functools.partial(as_study_trains, in_turn=True),
 }
 # `--model conv`: the beta study's setting with the convolutional model, on the first
 # `CONV_BATCHES` batches of its training split (its epochs are long on a CPU).
@@ -133,7 +130,7 @@ def main() -> None:
         choices=("mlp", "conv"),
         default="mlp",
         help="mlp: the collapse study's setting; conv: the beta study's with the "
-        "convolutional model, on its first 40 batches",
+        f"convolutional model, on its first {CONV_BATCHES} batches",
     )
     args = parser.parse_args()
     options = dataclasses.replace(OPTIONS if args.model == "mlp" else CONV, epochs=args.epochs)

@@ -97,14 +97,14 @@ def train_seeds(
         for epoch in range(options.epochs):
             epochs = [loader.for_epoch(epoch) for loader in loaders]
             for batches in zip(*epochs, strict=True):
-                if stacked is None:
+                if in_turn:
                     states = [
                         step(state, batch)[0] for state, batch in zip(states, batches, strict=True)
                     ]
                 else:
                     stacked, _ = step(stacked, np.stack(batches))
             bar.update(1)
-    if stacked is not None:
+    if not in_turn:
         states = unstack(stacked, len(seeds))
     for trainer, seed_state in zip(trainers, states, strict=True):
         trainer.load_state(seed_state)
