@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
+import orbax.checkpoint as ocp
 import pytest
 
 from elbox import TrainState
@@ -531,6 +533,64 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
         store.save(0, tiny_state(), metadata={})
     with pytest.raises(CheckpointError, match="is closed"):
         store.restore(tiny_state())
+
+
+# -- a failed save --------------------------------------------------------------------
+
+
+class _SlowWrite:
+    """A commit future whose write ends 0.5 s after the save started: it makes its folder
+    first, as tensorstore makes the parent folders of each file it writes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.ended = threading.Event()
+        self._thread = threading.Thread(target=self._write, args=(folder,))
+        self._thread.start()
+
+    def _write(self, folder: Path) -> None:
+        time.sleep(0.5)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "late").write_bytes(b"written after the failure")
+        self.ended.set()
+
+    def result(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+def test_a_failed_save_ends_after_every_write_of_it_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record's save fails (a full disk) while a write of the arrays is still under way:
+    the save reports the failure only once that write has ended, so the temporary folder it
+    removes is not made again behind it, and the checkpoint saved before is intact."""
+    handlers: Any = ocp.handlers  # orbax's classes, patched for this test only
+    save_arrays = handlers.StandardCheckpointHandler.async_save
+    slow: list[_SlowWrite] = []
+
+    async def save_arrays_slowly(self: Any, directory: Any, *args: Any, **kwargs: Any) -> Any:
+        futures = await save_arrays(self, directory, *args, **kwargs)
+        slow.append(_SlowWrite(Path(directory) / "d"))
+        return [*futures, slow[-1]]
+
+    async def full_disk(self: Any, directory: Any, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with CheckpointStore(tmp_path) as store:
+        store.save(1, tiny_state(1.0), metadata={"epoch": 1})
+        monkeypatch.setattr(handlers.StandardCheckpointHandler, "async_save", save_arrays_slowly)
+        monkeypatch.setattr(handlers.JsonCheckpointHandler, "async_save", full_disk)
+        message = (
+            f"could not save the checkpoint of step 2 in {tmp_path}: No space left on device; "
+            "the checkpoints saved before are kept"
+        )
+        with pytest.raises(CheckpointError, match=re.escape(message)):
+            store.save(2, tiny_state(2.0), metadata={"epoch": 2})
+        assert [write.ended.is_set() for write in slow] == [True]
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["1"]
+        monkeypatch.undo()
+        restored, metadata, step = store.restore(tiny_state())
+    assert (step, metadata) == (1, {"epoch": 1})
+    assert_bit_equal(restored, tiny_state(1.0))
 
 
 # -- killed while saving --------------------------------------------------------------

@@ -202,13 +202,8 @@ def test_every_fault_then_resume_equals_an_uninterrupted_run(
             "are kept; free some space (or choose a folder you can write to) and run the "
             "command again: `elbox train --resume` continues a run from its last checkpoint"
         ]
-        # A known defect, not yet fixed: a write that tensorstore still has under way when
-        # the save fails may make orbax's temporary folder of step 40 again after elbox
-        # removed it (after the failure, and again when the store closes); the next run
-        # removes it (the last step below finds no leftovers), and no listed checkpoint
-        # is touched.
-        leftovers = [name for name in _leftovers(run) if "orbax" in name]
-        assert all(name.startswith("checkpoints/40.orbax-checkpoint-tmp") for name in leftovers)
+        # Nothing left: the temporary folder is removed once every write of the save ended.
+        assert _leftovers(run) == []
         with CheckpointStore(run / "checkpoints") as store:
             assert max(store.steps()) == saved  # the earlier checkpoints, intact
         if ballast is not None:

@@ -5,15 +5,15 @@ PyTree format; PRNG keys as their raw key data, no pickle) and one JSON record h
 caller's metadata and the arrays' layout: each leaf's shape, dtype and PRNG implementation.
 """
 
-from typing import Any, Final, NamedTuple, final
+from typing import Any, Final, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from ..._faults import fault_point
 from ._errors import UnreadableError, reason
+from ._writes import RecordHandler, SaveWrites, StateHandler
 
 STATE: Final = "state"
 RECORD: Final = "record"
@@ -87,22 +87,14 @@ def check_json(value: Any, where: str) -> None:
     )
 
 
-@final
-class _RecordHandler(ocp.handlers.JsonCheckpointHandler):
-    """orbax's JSON handler, with the test hook `checkpoint-save` (see `elbox._faults`): it
-    runs inside orbax's save, while the checkpoint's temporary folder exists."""
-
-    async def async_save(self, directory: Any, *args: Any, **kwargs: Any) -> Any:
-        fault_point("checkpoint-save")
-        return await super().async_save(directory, *args, **kwargs)
-
-
-def handler_registry() -> ocp.handlers.DefaultCheckpointHandlerRegistry:
-    """orbax's handlers for the two items of a checkpoint: the arrays and the JSON record."""
+def handler_registry(writes: SaveWrites) -> ocp.handlers.DefaultCheckpointHandlerRegistry:
+    """orbax's handlers for the two items of a checkpoint, the arrays and the JSON record,
+    whose saves' writes `writes` tracks."""
     registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
-    registry.add(STATE, ocp.args.StandardSave)
-    registry.add(STATE, ocp.args.StandardRestore)
-    record = _RecordHandler()
+    state = StateHandler(writes)
+    registry.add(STATE, ocp.args.StandardSave, state)
+    registry.add(STATE, ocp.args.StandardRestore, state)
+    record = RecordHandler(writes)
     registry.add(RECORD, ocp.args.JsonSave, record)
     registry.add(RECORD, ocp.args.JsonRestore, record)
     return registry

@@ -41,6 +41,7 @@ from ._layout import (
 )
 from ._manifest import MANIFEST, parse_json, verify_manifest, write_manifest
 from ._retention import BestSteps, LatestSteps, metric, metric_or_nan, ranked
+from ._writes import SaveWrites
 
 # Retired checkpoints are first renamed into this sub-folder (orbax's `todelete_subdir`),
 # which is one atomic rename, and only then deleted file by file. Deleting a step folder in
@@ -84,8 +85,9 @@ class CheckpointStore:
     writes each checkpoint to a temporary folder and renames it when complete, and retired
     checkpoints are renamed away before they are deleted, so a process killed at any moment
     leaves only complete checkpoints listed. Saves are synchronous: a checkpoint is on
-    disk when `save` returns. A damaged latest checkpoint is reported by a warning and the
-    one before it read instead.
+    disk when `save` returns, and a save that fails (a full disk) raises only once every
+    write it started has ended, having removed what they wrote. A damaged latest
+    checkpoint is reported by a warning and the one before it read instead.
 
     Retention: the `keep_latest` checkpoints with the highest steps are always kept; when
     `monitor` is set, so are the best `save_top_k` by `metrics[monitor]` (all of them
@@ -148,8 +150,12 @@ class CheckpointStore:
         self._monitor = monitor
         self._mode: Literal["min", "max"] = mode
         self._closed = False
-        # Steps whose save failed: their temporary folders are removed again at close, in
-        # case a write still under way at the failure made one again after the removal.
+        # The writes of the save under way: a failed save is tidied once they have all ended.
+        self._writes = SaveWrites()
+        # Steps whose save failed: their temporary folders are looked for again at close.
+        # Every write orbax's threads wait for has ended before the first removal; a
+        # tensorstore operation that one of those threads gave up on when a sibling
+        # operation failed is out of sight, and on a full disk it fails in its turn.
         self._failed_saves: set[int] = set()
 
         policies: list[ocp_managers.PreservationPolicy] = [LatestSteps(keep_latest)]
@@ -175,7 +181,9 @@ class CheckpointStore:
         try:
             with deferred_signals(), quiet_orbax_logs():
                 self._manager = ocp.CheckpointManager(
-                    self._directory, options=options, handler_registry=handler_registry()
+                    self._directory,
+                    options=options,
+                    handler_registry=handler_registry(self._writes),
                 )
         except Exception as error:
             raise CheckpointError(
@@ -294,6 +302,7 @@ class CheckpointStore:
         # SIGINT and SIGTERM wait for the save: a signal handler raising inside orbax would
         # leave its temporary folder behind.
         with deferred_signals(), quiet_orbax_logs():
+            self._writes.begin()
             try:
                 if step in self._manager.all_steps():
                     self._manager.delete(step)
@@ -310,8 +319,7 @@ class CheckpointStore:
                 quiet_orbax_logs_from_now_on()
                 # Writes of the failed save may still be under way on orbax's threads:
                 # let them end before removing what they wrote, or they write it again.
-                with contextlib.suppress(Exception):
-                    self._manager.wait_until_finished()
+                self._writes.wait()
                 if is_primary_process():
                     self._remove_unfinished(step)
                     self._failed_saves.add(step)
