@@ -36,7 +36,6 @@ guide "Likelihoods" shows.
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import statistics
@@ -58,6 +57,7 @@ from elbox import (
     likelihood_from_name,
     reconstruction_loss,
 )
+from elbox._atomic import write_json
 from elbox.models import equinox as eqx_models
 
 HIDDEN, LATENT, BATCH, FUSED = 256, 16, 128, 16
@@ -85,6 +85,7 @@ class Variant:
 
 
 BCE_LOGITS = reconstruction_loss("bce_logits")
+BERNOULLI = likelihood_from_name("bernoulli")
 # Pairs that train the same model: the ratio is the likelihood's cost alone.
 PAIRS: list[Variant] = [
     Variant("bce_logits", "bce_logits", BCE_LOGITS),
@@ -104,7 +105,7 @@ PAIRS: list[Variant] = [
     Variant(
         "bernoulli_dynamic",
         "bernoulli (dynamic binarisation)",
-        likelihood_from_name("bernoulli"),
+        BERNOULLI,
         "bce_logits_binarised",
         targeted=True,
     ),
@@ -112,7 +113,7 @@ PAIRS: list[Variant] = [
     Variant(
         "bernoulli_dynamic_draw",
         "bernoulli (dynamic binarisation)",
-        likelihood_from_name("bernoulli"),
+        BERNOULLI,
         "bce_logits",
     ),
     Variant("mse", "mse", reconstruction_loss("mse")),
@@ -290,10 +291,7 @@ def main() -> None:
             "target": TARGET,
             "inputs": inputs,
         }
-        # Whole or absent: written beside the target, then renamed over it.
-        temporary = args.output.with_name(args.output.name + ".tmp")
-        temporary.write_text(json.dumps(document, indent=2) + "\n")
-        temporary.replace(args.output)
+        write_json(args.output, document)  # whole or absent
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ reads `docs/benchmarks/metrics.json`).
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from flax import nnx
 
+from elbox._atomic import write_json
 from elbox.data import ShapesGrid, digits
 from elbox.metrics import beta_vae_score, factor_vae_score, log_likelihood, mig, modularity, sap
 from elbox.models import equinox as eqx_models
@@ -242,12 +242,7 @@ def main() -> None:
     if args.output:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        with temporary.open("w") as file:
-            file.write(json.dumps(record, indent=2) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(path)
+        write_json(path, record)
         print(f"written to {path}")
 
 

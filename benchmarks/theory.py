@@ -36,9 +36,7 @@ runs (`tests/test_theory.py`).
 
 import argparse
 import dataclasses
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +51,7 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from elbox import VAETrainer, VAETrainingConfig
+from elbox._atomic import write_json
 from elbox.data import batches
 from elbox.metrics import active_units, log_likelihood, mutual_information, posterior_parameters
 from elbox.training import Trainer
@@ -285,12 +284,7 @@ def main() -> None:
     print(f"{result['seconds']:.1f} s")
     if arguments.output is not None:
         arguments.output.parent.mkdir(parents=True, exist_ok=True)
-        temporary = arguments.output.with_name(arguments.output.name + ".tmp")
-        with temporary.open("w") as file:
-            file.write(json.dumps(result, indent=2) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(arguments.output)
+        write_json(arguments.output, result)
         print(f"written to {arguments.output}")
 
 
